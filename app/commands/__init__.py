@@ -1,0 +1,1 @@
+"""One module per `wabox` subcommand, each with `run(args) -> int`."""

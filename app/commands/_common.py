@@ -1,0 +1,29 @@
+"""What every subcommand does first: load the config (with --config/--db), or explain why it cannot."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from core.config import Config, ConfigError, load_config
+
+
+class CommandError(Exception):
+    """A subcommand cannot go on; the message is for the person who ran it."""
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    try:
+        return load_config(getattr(args, "config", None), db=getattr(args, "db", None))
+    except ConfigError as error:
+        raise CommandError(str(error)) from None
+
+
+def agent_name(args: argparse.Namespace) -> str:
+    return getattr(args, "agent", None) or os.environ.get("USER") or "agent"
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"wabox: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,159 @@
+"""Configuration: a TOML file for everything that is not secret, the environment (or secrets.toml) for secrets.
+
+Where the config file is: `--config PATH`, else `$WABOX_CONFIG`, else the platform config dir's `wabox/config.toml`.
+Secrets (`$WABOX_APP_SECRET`, `$WABOX_VERIFY_TOKEN`, `$WABOX_ACCESS_TOKEN`, or `secrets.toml` beside the config,
+mode 0600) are loaded only by `load_secrets()`, which only `wabox serve`, `wabox sim` and `wabox connect` call:
+the TUI never holds them, so Textual's crash dump cannot print them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+DEFAULT_GRAPH_URL = "https://graph.facebook.com/v23.0"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says why and where."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    name: str
+    waba_id: str
+    phone_number_id: str
+    display_phone_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None
+    db: Path
+    graph_url: str = DEFAULT_GRAPH_URL
+    channels: tuple[ChannelConfig, ...] = ()
+    media_dir: Path | None = None
+    monthly_quota: int = 1000
+    numbers_per_waba: int = 25
+    rate_per_second: float = 80.0
+    webhook_url: str | None = None  # where a simulator sends webhooks (demo / tests)
+
+    @property
+    def media_path(self) -> Path:
+        return self.media_dir or self.db.parent / "media"
+
+
+class Secret(str):
+    """A string that never shows itself in repr, str() of containers, f-string debugging or tracebacks."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    app_secret: Secret | None = field(default=None, repr=False)
+    verify_token: Secret | None = field(default=None, repr=False)
+    access_token: Secret | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        present = [name for name in ("app_secret", "verify_token", "access_token") if getattr(self, name)]
+        return f"Secrets(present={present})"
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir("wabox")) / "config.toml"
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir("wabox")) / "wabox.db"
+
+
+def config_path(explicit: str | Path | None = None, env: Mapping[str, str] = os.environ) -> Path:
+    if explicit:
+        return Path(explicit)
+    if env.get("WABOX_CONFIG"):
+        return Path(env["WABOX_CONFIG"])
+    return default_config_path()
+
+
+def load_config(explicit: str | Path | None = None, *, db: str | Path | None = None,
+                env: Mapping[str, str] = os.environ) -> Config:
+    """Read the TOML file (missing is fine unless named explicitly) and apply env and flag overrides."""
+    path = config_path(explicit, env)
+    data: dict = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    elif explicit or env.get("WABOX_CONFIG"):
+        raise ConfigError(f"{path}: no such config file")
+    if any(key in data for key in ("app_secret", "verify_token", "access_token")) or any(
+        key in data.get("meta", {}) for key in ("app_secret", "verify_token", "access_token")
+    ):
+        raise ConfigError(f"{path}: secrets do not belong in the config file; use the environment or secrets.toml")
+    meta = data.get("meta", {})
+    channels = []
+    for number, entry in enumerate(data.get("channels", []), start=1):
+        try:
+            channels.append(ChannelConfig(name=str(entry["name"]), waba_id=str(entry["waba_id"]),
+                                          phone_number_id=str(entry["phone_number_id"]),
+                                          display_phone_number=str(entry.get("display_phone_number", ""))))
+        except KeyError as missing:
+            raise ConfigError(f"{path}: [[channels]] entry {number} lacks {missing.args[0]}") from None
+    db_path = db or env.get("WABOX_DB") or data.get("db") or default_db_path()
+    media_dir = data.get("media_dir")
+    limits = data.get("limits", {})
+    return Config(
+        path=path if path.exists() else None,
+        db=Path(db_path).expanduser(),
+        graph_url=(env.get("WABOX_GRAPH_URL") or meta.get("graph_url") or DEFAULT_GRAPH_URL).rstrip("/"),
+        channels=tuple(channels),
+        media_dir=Path(media_dir).expanduser() if media_dir else None,
+        monthly_quota=int(limits.get("monthly_quota", 1000)),
+        numbers_per_waba=int(limits.get("numbers_per_waba", 25)),
+        rate_per_second=float(limits.get("rate_per_second", 80.0)),
+        webhook_url=meta.get("webhook_url"),
+    )
+
+
+def load_secrets(config: Config | None = None, env: Mapping[str, str] = os.environ) -> Secrets:
+    """Secrets from the environment, else from secrets.toml beside the config file, which must be 0600."""
+    values: dict[str, str] = {}
+    if config is not None and config.path is not None:
+        secrets_file = config.path.parent / "secrets.toml"
+        if secrets_file.exists():
+            mode = stat.S_IMODE(secrets_file.stat().st_mode)
+            if mode & 0o077:
+                raise ConfigError(f"{secrets_file} is readable by others (mode {mode:o}); run: chmod 600 {secrets_file}")
+            try:
+                values.update({k: str(v) for k, v in tomllib.loads(secrets_file.read_text("utf-8")).items()})
+            except tomllib.TOMLDecodeError:
+                raise ConfigError(f"{secrets_file}: not valid TOML") from None  # no detail: it may quote a secret
+    for key in ("app_secret", "verify_token", "access_token"):
+        if env.get(f"WABOX_{key.upper()}"):
+            values[key] = env[f"WABOX_{key.upper()}"]
+    return Secrets(**{key: Secret(values[key]) if values.get(key) else None
+                      for key in ("app_secret", "verify_token", "access_token")})
+
+
+def channels_toml(channels: list[ChannelConfig]) -> str:
+    """`[[channels]]` entries as TOML text (used by `wabox connect` to write the config)."""
+    out = []
+    for channel in channels:
+        out.append("[[channels]]")
+        for key in ("name", "waba_id", "phone_number_id", "display_phone_number"):
+            value = getattr(channel, key).replace("\\", "\\\\").replace('"', '\\"')
+            out.append(f'{key} = "{value}"')
+        out.append("")
+    return "\n".join(out)

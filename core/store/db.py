@@ -1,0 +1,85 @@
+"""The SQLite connection wrapper every process uses: WAL, migrations, write transactions, change log."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from core.store.schema import migrate
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+class Store:
+    """One aiosqlite connection. One connection is one transaction at a time: share it only under `transaction()`."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path | str, *, synchronous: str = "NORMAL") -> "Store":
+        """Open (creating and migrating if needed). `synchronous="FULL"` where a 200 depends on the commit."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)  # we write BEGIN ourselves
+        db.row_factory = aiosqlite.Row
+        if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "foreign_keys = ON",
+                       f"synchronous = {synchronous}"):
+            await db.execute(f"PRAGMA {pragma}")
+        await migrate(db)
+        return cls(db, path)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction: BEGIN IMMEDIATE takes the write lock up front, so it never fails half-way."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        else:
+            await self.db.execute("COMMIT")
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        return list(await self.db.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+        async with self.db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def scalar(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def data_version(self) -> int:
+        """Changes when another connection commits (7 µs): the cheap "anything new?" check."""
+        return int(await self.scalar("PRAGMA data_version"))
+
+    async def last_change_seq(self) -> int:
+        return int(await self.scalar("SELECT coalesce(max(seq), 0) FROM change_log"))
+
+    async def changes_since(self, seq: int) -> tuple[int, list[tuple[str, int | None]]]:
+        """(newest seq, [(kind, thread_id), ...]) of what was logged after `seq`."""
+        rows = await self.fetchall("SELECT seq, kind, thread_id FROM change_log WHERE seq > ? ORDER BY seq", (seq,))
+        if not rows:
+            return seq, []
+        return rows[-1]["seq"], [(row["kind"], row["thread_id"]) for row in rows]
+
+
+async def log_changes(db: aiosqlite.Connection, changes: Iterable[tuple[str, int | None]], at: int | None = None) -> None:
+    """Append to the change log; call inside the transaction that made the change."""
+    now = int(time.time()) if at is None else at
+    await db.executemany("INSERT INTO change_log(kind, thread_id, at) VALUES (?, ?, ?)",
+                         [(kind, thread_id, now) for kind, thread_id in changes])

@@ -1,0 +1,52 @@
+"""Row -> model conversion: the one place that knows how columns map to core.model objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core.model import (ChatMessage, Contact, DeliveryStatus, Direction, MessageType, StatusChange,
+                        ThreadStatus, ThreadSummary)
+
+# Select this with `FROM thread t LEFT JOIN contact c ON c.id = t.contact_id` to build a ThreadSummary.
+THREAD_COLUMNS = (
+    "t.id, t.channel, t.status, t.contact_id, coalesce(c.name, t.wa_id, t.user_id, '') AS contact_name,"
+    " t.wa_id, t.user_id, c.e164, t.owner, t.team, t.last_message_at, t.last_inbound_at, t.last_direction,"
+    " t.preview, t.unread, t.has_attachment"
+)
+
+
+def thread_summary(row: Mapping[str, Any]) -> ThreadSummary:
+    return ThreadSummary(
+        id=row["id"], channel=row["channel"], status=ThreadStatus(row["status"]), contact_id=row["contact_id"],
+        contact_name=row["contact_name"] or "", wa_id=row["wa_id"], user_id=row["user_id"], e164=row["e164"],
+        owner=row["owner"], team=row["team"], last_message_at=row["last_message_at"],
+        last_inbound_at=row["last_inbound_at"],
+        last_direction=Direction(row["last_direction"]) if row["last_direction"] else None,
+        preview=row["preview"] or "", unread=row["unread"], has_attachment=bool(row["has_attachment"]),
+    )
+
+
+def chat_message(row: Mapping[str, Any], history: tuple[StatusChange, ...] = ()) -> ChatMessage:
+    return ChatMessage(
+        id=row["id"], thread_id=row["thread_id"], channel=row["channel"], wamid=row["wamid"],
+        direction=Direction(row["direction"]), type=MessageType(row["type"]), text=row["text"] or "",
+        timestamp=row["timestamp"], status=DeliveryStatus(row["status"]) if row["status"] else None,
+        error_code=row["error_code"], error_title=row["error_title"], error_details=row["error_details"],
+        context_wamid=row["context_wamid"], author=row["author"], raw_type=row["raw_type"],
+        media_id=row["media_id"], mime_type=row["mime_type"], file_size=row["file_size"],
+        file_name=row["file_name"], media_path=row["media_path"], sha256=row["sha256"],
+        quarantined=bool(row["quarantined"]), quarantine_reason=row["quarantine_reason"],
+        payload=row["payload"], status_history=history,
+    )
+
+
+def contact(row: Mapping[str, Any]) -> Contact:
+    return Contact(id=row["id"], name=row["name"], phone=row["phone"], mobile=row["mobile"], email=row["email"],
+                   owner=row["owner"], wa_id=row["wa_id"], user_id=row["user_id"], e164=row["e164"])
+
+
+def status_change(row: Mapping[str, Any]) -> StatusChange:
+    return StatusChange(status=DeliveryStatus(row["status"]), timestamp=row["timestamp"],
+                        error_code=row["error_code"], error_title=row["error_title"],
+                        error_details=row["error_details"])

@@ -1,0 +1,261 @@
+"""The database schema, as numbered migrations (index + 1 == PRAGMA user_version).
+
+Append only once released. Every timestamp is UTC epoch seconds; Meta's timestamps for anything Meta sent.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+_V1 = """
+CREATE TABLE channel (
+    phone_number_id      TEXT PRIMARY KEY,
+    waba_id              TEXT NOT NULL,
+    name                 TEXT NOT NULL,
+    display_phone_number TEXT NOT NULL,
+    verified_name        TEXT,
+    quality_rating       TEXT,
+    messaging_limit_tier TEXT,
+    health               TEXT NOT NULL DEFAULT 'unknown',   -- ok | token_invalid | unknown
+    last_webhook_at      INTEGER,
+    updated_at           INTEGER
+);
+
+-- Value-level webhook errors and other problems worth showing on a channel's health.
+CREATE TABLE channel_error (
+    id         INTEGER PRIMARY KEY,
+    channel    TEXT,
+    waba_id    TEXT,
+    code       INTEGER,
+    title      TEXT,
+    message    TEXT,
+    details    TEXT,
+    at         INTEGER NOT NULL
+);
+
+CREATE TABLE agent (
+    name  TEXT PRIMARY KEY,
+    team  TEXT
+);
+
+CREATE TABLE contact (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    phone      TEXT,             -- as the agent typed or imported it, any format
+    mobile     TEXT,
+    email      TEXT,
+    owner      TEXT,
+    wa_id      TEXT,             -- WhatsApp id as Meta sent it (digits, maybe not valid E.164)
+    user_id    TEXT,             -- Meta's business-scoped user id (BSUID), opaque
+    e164       TEXT,             -- a valid E.164 normalisation of wa_id, or NULL
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX contact_by_wa_id ON contact(wa_id);
+CREATE INDEX contact_by_user_id ON contact(user_id);
+
+-- Every number a contact can be reached on, normalised to E.164, for auto-association (F18).
+CREATE TABLE contact_number (
+    contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,
+    e164       TEXT NOT NULL,
+    PRIMARY KEY (e164, contact_id)
+);
+
+-- One thread per (connected number, customer). A customer is known by wa_id or, failing that, BSUID.
+CREATE TABLE thread (
+    id              INTEGER PRIMARY KEY,
+    channel         TEXT NOT NULL,
+    wa_id           TEXT,
+    user_id         TEXT,
+    contact_id      INTEGER REFERENCES contact(id),
+    status          TEXT NOT NULL DEFAULT 'open',
+    owner           TEXT,
+    team            TEXT,
+    created_at      INTEGER NOT NULL,
+    last_message_at INTEGER,
+    last_inbound_at INTEGER,     -- the customer's last real message (Meta's clock): session = +24 h
+    last_direction  TEXT,
+    preview         TEXT NOT NULL DEFAULT '',
+    unread          INTEGER NOT NULL DEFAULT 0,
+    has_attachment  INTEGER NOT NULL DEFAULT 0,
+    closed_at       INTEGER
+);
+CREATE UNIQUE INDEX thread_by_wa_id ON thread(channel, wa_id) WHERE wa_id IS NOT NULL;
+CREATE UNIQUE INDEX thread_by_user_id ON thread(channel, user_id) WHERE wa_id IS NULL AND user_id IS NOT NULL;
+CREATE INDEX thread_by_status ON thread(status, last_message_at DESC);
+CREATE INDEX thread_by_owner ON thread(owner, status, last_message_at DESC);
+CREATE INDEX thread_by_contact ON thread(contact_id);
+CREATE INDEX thread_by_session ON thread(status, last_inbound_at);
+
+CREATE TABLE message (
+    id                INTEGER PRIMARY KEY,
+    thread_id         INTEGER NOT NULL REFERENCES thread(id),
+    channel           TEXT NOT NULL,
+    wamid             TEXT,            -- NULL for a queued outbound message not yet accepted, and for notes
+    direction         TEXT NOT NULL,   -- in | out
+    type              TEXT NOT NULL,   -- Meta's type, 'template', 'note', or 'unsupported'
+    raw_type          TEXT,            -- the type as Meta named it (for unknown/unsupported placeholders)
+    text              TEXT NOT NULL DEFAULT '',
+    timestamp         INTEGER NOT NULL,
+    status            TEXT,            -- outbound: queued/sent/delivered/read/played/failed
+    status_at         INTEGER,
+    error_code        INTEGER,
+    error_title       TEXT,
+    error_details     TEXT,
+    context_wamid     TEXT,            -- quoted message; for reactions the message reacted to
+    author            TEXT,            -- agent name for outbound messages and notes
+    media_id          TEXT,
+    mime_type         TEXT,
+    file_size         INTEGER,
+    file_name         TEXT,
+    sha256            TEXT,
+    media_path        TEXT,
+    quarantined       INTEGER NOT NULL DEFAULT 0,
+    quarantine_reason TEXT,
+    payload           TEXT             -- the message object as received / the request as sent (JSON)
+);
+CREATE UNIQUE INDEX message_by_wamid ON message(channel, wamid) WHERE wamid IS NOT NULL;
+CREATE INDEX message_by_thread ON message(thread_id, timestamp, id);
+CREATE INDEX message_by_context ON message(context_wamid) WHERE context_wamid IS NOT NULL;
+
+-- Every status Meta reported, kept as history. A status for a wamid we do not know yet is "parked":
+-- it stays here and is applied when that message is stored (see store.apply_parked_statuses).
+CREATE TABLE status_event (
+    id            INTEGER PRIMARY KEY,
+    channel       TEXT NOT NULL,
+    wamid         TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    timestamp     INTEGER NOT NULL,
+    recipient_id  TEXT,
+    callback_data TEXT,            -- biz_opaque_callback_data: our outbox id travels here
+    error_code    INTEGER,
+    error_title   TEXT,
+    error_details TEXT,
+    pricing       TEXT,            -- JSON as received
+    conversation  TEXT,            -- JSON as received (API <= v23.0)
+    UNIQUE (wamid, status)
+);
+
+-- Everything the receiver answered 200 for, byte for byte, so a parser bug never loses a webhook.
+CREATE TABLE raw_event (
+    id          INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    body        BLOB NOT NULL,
+    outcome     TEXT NOT NULL,     -- ok | unparsed | partial
+    note        TEXT
+);
+
+-- Agent intents waiting for the Graph API. Claimed with a lease so two senders never send one row.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    message_id      INTEGER REFERENCES message(id),
+    thread_id       INTEGER REFERENCES thread(id),
+    channel         TEXT NOT NULL,
+    recipient       TEXT NOT NULL,     -- wa_id / number / BSUID as we address it
+    kind            TEXT NOT NULL,     -- text | template | media | reaction | read
+    request         TEXT NOT NULL,     -- JSON body for /messages, minus the outbox id
+    media_file      TEXT,              -- local file to upload first (media sends)
+    state           TEXT NOT NULL DEFAULT 'queued',  -- queued | sending | sent | failed
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    lease_owner     TEXT,
+    lease_until     REAL,
+    wamid           TEXT,
+    error_code      INTEGER,
+    error_title     TEXT,
+    error_details   TEXT,
+    ambiguous       INTEGER NOT NULL DEFAULT 0,  -- a send whose response was lost, resent blind
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER,
+    agent           TEXT
+);
+CREATE INDEX outbox_ready ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_by_recipient ON outbox(channel, recipient, id);
+
+-- F8: conversations counted against the monthly quota.
+CREATE TABLE conversation (
+    id         INTEGER PRIMARY KEY,
+    thread_id  INTEGER NOT NULL REFERENCES thread(id),
+    channel    TEXT NOT NULL,
+    origin     TEXT NOT NULL,      -- customer | business
+    started_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    month      TEXT NOT NULL       -- 'YYYY-MM' (UTC) it counts against
+);
+CREATE INDEX conversation_by_month ON conversation(month);
+CREATE INDEX conversation_by_thread ON conversation(thread_id, expires_at);
+
+CREATE TABLE template (
+    id               TEXT PRIMARY KEY,
+    waba_id          TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    language         TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    category         TEXT NOT NULL DEFAULT '',
+    parameter_format TEXT NOT NULL DEFAULT 'POSITIONAL',
+    components       TEXT NOT NULL DEFAULT '[]',
+    synced_at        INTEGER NOT NULL,
+    UNIQUE (waba_id, name, language)
+);
+
+CREATE TABLE custom_view (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    filters    TEXT NOT NULL,      -- JSON: {"source": ["whatsapp"], "channel": [...], "owner": ..., ...}
+    created_by TEXT,
+    created_at INTEGER NOT NULL,
+    position   INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE setting (
+    agent TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (agent, key)
+);
+
+-- What changed, for the live TUIs: each writer appends in the same transaction as its change.
+CREATE TABLE change_log (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind      TEXT NOT NULL,       -- message | status | thread | view | template | channel
+    thread_id INTEGER,
+    at        INTEGER NOT NULL
+);
+
+CREATE VIRTUAL TABLE message_fts USING fts5(text, content='message', content_rowid='id');
+CREATE TRIGGER message_fts_ai AFTER INSERT ON message BEGIN
+    INSERT INTO message_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER message_fts_ad AFTER DELETE ON message BEGIN
+    INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER message_fts_au AFTER UPDATE OF text ON message BEGIN
+    INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO message_fts(rowid, text) VALUES (new.id, new.text);
+END;
+
+CREATE VIRTUAL TABLE contact_fts USING fts5(name, numbers, content='');
+CREATE TRIGGER contact_fts_ai AFTER INSERT ON contact BEGIN
+    INSERT INTO contact_fts(rowid, name, numbers)
+    VALUES (new.id, new.name, coalesce(new.phone, '') || ' ' || coalesce(new.mobile, '') || ' ' || coalesce(new.wa_id, '') || ' ' || coalesce(new.e164, '') || ' ' || coalesce(new.email, ''));
+END;
+CREATE TRIGGER contact_fts_au AFTER UPDATE ON contact BEGIN
+    INSERT INTO contact_fts(contact_fts, rowid, name, numbers)
+    VALUES ('delete', old.id, old.name, coalesce(old.phone, '') || ' ' || coalesce(old.mobile, '') || ' ' || coalesce(old.wa_id, '') || ' ' || coalesce(old.e164, '') || ' ' || coalesce(old.email, ''));
+    INSERT INTO contact_fts(rowid, name, numbers)
+    VALUES (new.id, new.name, coalesce(new.phone, '') || ' ' || coalesce(new.mobile, '') || ' ' || coalesce(new.wa_id, '') || ' ' || coalesce(new.e164, '') || ' ' || coalesce(new.email, ''));
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+
+
+async def migrate(db: aiosqlite.Connection) -> None:
+    """Bring the database up to date; each migration commits together with its number, or not at all."""
+    [(version,)] = await db.execute_fetchall("PRAGMA user_version")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        try:
+            await db.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;")
+        except Exception:
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
+            raise

@@ -1,0 +1,32 @@
+from core.store import Store, log_changes
+
+
+async def test_migrations_run_once_and_set_the_version(tmp_path):
+    first = await Store.open(tmp_path / "a.db")
+    assert await first.scalar("PRAGMA user_version") == 1
+    await first.close()
+    again = await Store.open(tmp_path / "a.db")  # a second open migrates nothing and keeps the data
+    assert await again.scalar("PRAGMA user_version") == 1
+    assert await again.scalar("PRAGMA journal_mode") == "wal"
+    await again.close()
+
+
+async def test_a_failed_transaction_leaves_nothing(store):
+    try:
+        async with store.transaction() as db:
+            await log_changes(db, [("thread", 1)])
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert await store.last_change_seq() == 0
+
+
+async def test_changes_since_reports_what_another_connection_wrote(store, tmp_path):
+    other = await Store.open(store.path)
+    before = await store.data_version()
+    async with other.transaction() as db:
+        await log_changes(db, [("message", 7), ("thread", 7)])
+    assert await store.data_version() != before
+    seq, changes = await store.changes_since(0)
+    assert seq == 2 and changes == [("message", 7), ("thread", 7)]
+    await other.close()
