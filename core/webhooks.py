@@ -1,0 +1,247 @@
+"""Meta's webhooks, pure: signature check and parsing into typed events. No I/O.
+
+Parsing is lenient (reference §5): unknown keys are ignored, optional ones may be missing, every entry/change/
+message/status is visited, and an unknown message type becomes an `unsupported` message carrying its raw JSON.
+Only an unusable envelope raises ParseError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+SIGNATURE_PREFIX = "sha256="
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+# Types whose content we understand; anything else is kept as `unsupported` with raw_type = Meta's name.
+KNOWN_TYPES = frozenset({"text", "image", "audio", "video", "document", "sticker", "location", "contacts",
+                         "interactive", "button", "reaction", "order", "system", "unsupported"})
+MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker"})
+
+
+class ParseError(ValueError):
+    """The body is not a WhatsApp webhook we can read at all (it is still kept raw)."""
+
+
+def sign(raw: bytes, secret: str) -> str:
+    """The X-Hub-Signature-256 header value Meta would send for these exact bytes."""
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def verify_signature(raw: bytes, header: str | None, secret: str) -> bool:
+    """Constant-time check over the exact bytes received; malformed headers are refused before comparing."""
+    if not header or not secret or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    given = header[len(SIGNATURE_PREFIX):]
+    if not _HEX64.fullmatch(given):
+        return False
+    expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(given, expected)
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    wa_id: str | None
+    user_id: str | None
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    channel: str  # phone_number_id that received it
+    waba_id: str | None
+    wamid: str
+    customer: Customer
+    timestamp: int
+    type: str  # our type: Meta's known type, or "unsupported"
+    raw_type: str  # Meta's type (or unsupported subtype) as sent
+    text: str  # body / caption / the human-readable gist; byte-exact where Meta sent text
+    context_wamid: str | None = None
+    media_id: str | None = None
+    mime_type: str | None = None
+    sha256: str | None = None
+    media_url: str | None = None
+    file_name: str | None = None
+    voice: bool = False
+    animated: bool = False
+    forwarded: bool = False
+    referral: dict | None = None
+    new_wa_id: str | None = None  # system user_changed_number
+    new_user_id: str | None = None
+    payload: dict = field(default_factory=dict)  # the message object as received
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    channel: str
+    wamid: str
+    status: str  # sent | delivered | read | played | failed | (unknown, kept as history)
+    timestamp: int
+    recipient_id: str | None = None
+    callback_data: str | None = None
+    error_code: int | None = None
+    error_title: str | None = None
+    error_details: str | None = None
+    pricing: dict | None = None
+    conversation: dict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelError:
+    """A value-level `errors[]` entry: a problem with the account or the app, not one message."""
+
+    channel: str | None
+    waba_id: str | None
+    code: int | None
+    title: str | None
+    message: str | None
+    details: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OtherChange:
+    """A change for a field we do not act on (template status, quality, account updates): logged, kept raw."""
+
+    waba_id: str | None
+    field: str
+    value: dict
+
+
+Event = InboundMessage | StatusUpdate | ChannelError | OtherChange
+
+
+def parse(payload: Any) -> list[Event]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
+        raise ParseError("not a webhook body: no entry[] list")
+    events: list[Event] = []
+    for entry in payload["entry"]:
+        if not isinstance(entry, dict):
+            continue
+        waba_id = _str(entry.get("id"))
+        for change in entry.get("changes") or []:
+            if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
+                continue
+            value = change["value"]
+            name = str(change.get("field") or "")
+            if name != "messages":
+                events.append(OtherChange(waba_id, name, value))
+                continue
+            events.extend(_parse_messages_value(value, waba_id))
+    return events
+
+
+def _parse_messages_value(value: dict, waba_id: str | None) -> list[Event]:
+    channel = _str((value.get("metadata") or {}).get("phone_number_id"))
+    events: list[Event] = []
+    names = {}
+    for contact in value.get("contacts") or []:
+        if isinstance(contact, dict):
+            name = _str((contact.get("profile") or {}).get("name"))
+            for key in (_str(contact.get("wa_id")), _str(contact.get("user_id"))):
+                if key:
+                    names[key] = name
+    for error in value.get("errors") or []:
+        if isinstance(error, dict):
+            events.append(_channel_error(error, channel, waba_id))
+    if channel is None:
+        if value.get("messages") or value.get("statuses"):
+            raise ParseError("messages or statuses without metadata.phone_number_id")
+        return events
+    for message in value.get("messages") or []:
+        if isinstance(message, dict) and _str(message.get("id")):
+            events.append(_inbound(message, channel, waba_id, names))
+    for status in value.get("statuses") or []:
+        if isinstance(status, dict) and _str(status.get("id")):
+            events.append(_status(status, channel))
+    return events
+
+
+def _inbound(m: dict, channel: str, waba_id: str | None, names: dict[str, str | None]) -> InboundMessage:
+    wa_id, user_id = _str(m.get("from")) or None, _str(m.get("from_user_id"))
+    name = names.get(wa_id or "") or names.get(user_id or "")
+    raw_type = _str(m.get("type")) or "unknown"
+    content = m.get(raw_type)
+    body = content if isinstance(content, dict) else {}
+    context = m.get("context") if isinstance(m.get("context"), dict) else {}
+    fields: dict[str, Any] = {}
+    kind = raw_type if raw_type in KNOWN_TYPES else "unsupported"
+    text = ""
+    if raw_type == "text":
+        text = _str(body.get("body")) or ""
+    elif raw_type in MEDIA_KINDS:
+        text = _str(body.get("caption")) or ""
+        fields = dict(media_id=_str(body.get("id")), mime_type=_str(body.get("mime_type")),
+                      sha256=_str(body.get("sha256")), media_url=_str(body.get("url")),
+                      file_name=_str(body.get("filename")), voice=body.get("voice") is True,
+                      animated=body.get("animated") is True)
+    elif raw_type == "location":
+        text = " · ".join(p for p in (_str(body.get("name")), _str(body.get("address"))) if p)
+    elif raw_type == "contacts":
+        cards = content if isinstance(content, list) else []
+        text = ", ".join(_str((c.get("name") or {}).get("formatted_name")) or "?" for c in cards if isinstance(c, dict))
+    elif raw_type == "interactive":
+        reply = body.get(_str(body.get("type")) or "") or {}
+        text = _str(reply.get("title")) or _str(reply.get("body")) or ""
+        if _str(body.get("type")) == "nfm_reply":
+            text = _str(reply.get("body")) or "Flow response"
+    elif raw_type == "button":
+        text = _str(body.get("text")) or _str(body.get("payload")) or ""
+    elif raw_type == "reaction":
+        text = _str(body.get("emoji")) or ""  # missing or "" both mean the reaction was taken back
+        context = {"id": body.get("message_id")}
+    elif raw_type == "order":
+        items = body.get("product_items") or []
+        text = _str(body.get("text")) or f"Order: {len(items)} item(s)"
+    elif raw_type == "system":
+        text = _str(body.get("body")) or ""
+        fields = dict(new_wa_id=_str(body.get("wa_id")) or _str(body.get("new_wa_id")),
+                      new_user_id=_str(body.get("user_id")))
+    elif raw_type == "unsupported":
+        raw_type = _str(body.get("type")) or "unsupported"
+    return InboundMessage(
+        channel=channel, waba_id=waba_id, wamid=_str(m["id"]) or "", customer=Customer(wa_id, user_id, name),
+        timestamp=_int(m.get("timestamp")) or 0, type=kind, raw_type=raw_type, text=text,
+        context_wamid=_str(context.get("id")), forwarded=bool(context.get("forwarded") or
+                                                                context.get("frequently_forwarded")),
+        referral=m.get("referral") if isinstance(m.get("referral"), dict) else None, payload=m, **fields,
+    )
+
+
+def _status(s: dict, channel: str) -> StatusUpdate:
+    error = next((e for e in s.get("errors") or [] if isinstance(e, dict)), None)
+    return StatusUpdate(
+        channel=channel, wamid=_str(s["id"]) or "", status=(_str(s.get("status")) or "unknown").lower(),
+        timestamp=_int(s.get("timestamp")) or 0, recipient_id=_str(s.get("recipient_id")),
+        callback_data=_str(s.get("biz_opaque_callback_data")),
+        error_code=_int(error.get("code")) if error else None,
+        error_title=(_str(error.get("title")) or _str(error.get("message"))) if error else None,
+        error_details=_str((error.get("error_data") or {}).get("details")) if error else None,
+        pricing=s.get("pricing") if isinstance(s.get("pricing"), dict) else None,
+        conversation=s.get("conversation") if isinstance(s.get("conversation"), dict) else None,
+    )
+
+
+def _channel_error(e: dict, channel: str | None, waba_id: str | None) -> ChannelError:
+    return ChannelError(channel=channel, waba_id=waba_id, code=_int(e.get("code")), title=_str(e.get("title")),
+                        message=_str(e.get("message")), details=_str((e.get("error_data") or {}).get("details")))
+
+
+def payload_json(event: InboundMessage) -> str:
+    return json.dumps(event.payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def _str(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
