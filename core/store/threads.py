@@ -1,0 +1,41 @@
+"""Write-side helpers shared by ingest (inbound) and sending (outbound): keep a thread's summary columns true."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+# Reactions and internal notes never become a thread's "last message": they are not the conversation.
+_SUMMARY_EXCLUDES = ("reaction", "note")
+
+
+def preview_for(type_: str, text: str, raw_type: str | None = None, file_name: str | None = None) -> str:
+    """The one-line gist of a message for the thread list (still untrusted: drawn through literal())."""
+    labels = {"image": "Photo", "video": "Video", "audio": "Audio", "document": "Document", "sticker": "Sticker",
+              "location": "Location", "contacts": "Contact card", "order": "Order", "template": "Template"}
+    if type_ == "unsupported":
+        return f"Unsupported message ({raw_type or 'unknown'})"
+    label = labels.get(type_)
+    if label and type_ == "document" and file_name and not text:
+        return f"{label}: {file_name}"
+    if label and text:
+        return f"{label}: {text}" if type_ not in ("template",) else text
+    return text or label or type_
+
+
+async def refresh_thread_summary(db: aiosqlite.Connection, thread_id: int) -> None:
+    """Recompute last_message_at / last_direction / preview from the messages themselves.
+
+    Deriving them (instead of "set if newer") keeps the result the same whatever order webhooks arrive in."""
+    async with db.execute(
+        "SELECT direction, type, raw_type, text, file_name, timestamp FROM message"
+        " WHERE thread_id = ? AND type NOT IN (?, ?) ORDER BY timestamp DESC, id DESC LIMIT 1",
+        (thread_id, *_SUMMARY_EXCLUDES),
+    ) as cursor:
+        last = await cursor.fetchone()
+    if last is None:
+        return
+    await db.execute(
+        "UPDATE thread SET last_message_at = ?, last_direction = ?, preview = ? WHERE id = ?",
+        (last["timestamp"], last["direction"],
+         preview_for(last["type"], last["text"], last["raw_type"], last["file_name"])[:500], thread_id),
+    )
