@@ -1,0 +1,80 @@
+"""`wabox serve`: the webhook receiver plus the sender and periodic sync, for production."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import time
+
+from app.commands._common import CommandError, config_from, fail
+from core.asgi import serve_asgi
+from core.config import Config, ConfigError, Secrets, load_secrets
+from core.server import create_receiver
+from core.service import background_tasks, media_hook
+from core.store import Store
+
+log = logging.getLogger("wabox.serve")
+
+
+async def upsert_channels(config: Config) -> None:
+    """The config's [[channels]] are the numbers we serve; the table lets every process read their names."""
+    store = await Store.open(config.db)
+    try:
+        async with store.transaction() as db:
+            for c in config.channels:
+                await db.execute(
+                    "INSERT INTO channel(phone_number_id, waba_id, name, display_phone_number, updated_at)"
+                    " VALUES (?,?,?,?,?) ON CONFLICT(phone_number_id) DO UPDATE SET waba_id = excluded.waba_id,"
+                    " name = excluded.name, display_phone_number = excluded.display_phone_number",
+                    (c.phone_number_id, c.waba_id, c.name, c.display_phone_number, int(time.time())))
+    finally:
+        await store.close()
+
+
+async def serve(config: Config, secrets: Secrets, host: str, port: int, *, sender: bool = True) -> None:
+    await upsert_channels(config)
+    if not config.channels:
+        log.warning("no [[channels]] in the config: every webhook will be kept raw only (run `wabox connect`)")
+    receiver = create_receiver(config.db, app_secret=secrets.app_secret.reveal(),
+                               verify_token=secrets.verify_token.reveal(),
+                               channels={c.phone_number_id for c in config.channels},
+                               on_committed=media_hook(config, secrets) if sender else None)
+    async with serve_asgi(receiver, host, port, log_level="info") as bound:
+        log.info("receiving webhooks on http://%s:%d/webhook (database %s)", host, bound, config.db)
+        tasks = [asyncio.create_task(job) for job in (background_tasks(config, secrets, config.db) if sender else [])]
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("stopping")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        config = config_from(args)
+        secrets = load_secrets(config)
+    except (CommandError, ConfigError) as error:
+        return fail(str(error))
+    missing = [name for name in ("app_secret", "verify_token") if not getattr(secrets, name)]
+    if missing:
+        return fail("cannot receive webhooks without " + " and ".join(missing) + ": set $WABOX_APP_SECRET and "
+                    "$WABOX_VERIFY_TOKEN, or put them in secrets.toml (mode 0600) beside the config file")
+    if not secrets.access_token and not args.no_sender:
+        log.warning("no access token ($WABOX_ACCESS_TOKEN): receiving only, nothing will be sent")
+        args.no_sender = True
+    runner_options = {}
+    try:
+        import uvloop
+        runner_options["loop_factory"] = uvloop.new_event_loop
+    except ImportError:
+        pass
+    with asyncio.Runner(**runner_options) as runner:
+        runner.run(serve(config, secrets, args.host, args.port, sender=not args.no_sender))
+    return 0
