@@ -1,0 +1,43 @@
+"""`wabox thread ID`: one thread and its messages, for scripts (--json) or people."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from app.commands._common import CommandError, config_from, fail
+from app.commands.output import message_json, print_json, table, thread_json, when
+from core.store import Store
+from core.store.reads import get_thread, message_count, thread_messages
+from core.text import printable
+
+
+async def _thread(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    if not config.db.exists():
+        raise CommandError(f"no database at {config.db}")
+    store = await Store.open(config.db)
+    try:
+        thread = await get_thread(store, args.id)
+        if thread is None:
+            raise CommandError(f"no thread {args.id}")
+        messages = await thread_messages(store, args.id, limit=max(1, await message_count(store, args.id)))
+    finally:
+        await store.close()
+    if args.json:
+        print_json({**thread_json(thread), "messages": [message_json(m) for m in messages]})
+        return 0
+    print(printable(f"{thread.contact_name}  {thread.e164 or thread.wa_id or ''}  ({thread.status.value})"))
+    print(table(["TIME", "DIR", "TYPE", "STATUS", "TEXT"],
+                [[when(m.timestamp), m.direction.value, m.raw_type if m.type.value == "unsupported" else m.type.value,
+                  (m.status.value if m.status else "") + (f" {m.error_code}" if m.error_code else ""),
+                  "[quarantined: " + (m.quarantine_reason or "") + "]" if m.quarantined else
+                  (m.text or m.file_name or "")] for m in messages], widths={4: 100}))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_thread(args))
+    except CommandError as error:
+        return fail(str(error))

@@ -1,0 +1,43 @@
+"""`wabox threads`: the threads of a view, for scripts (--json) or people."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from app.commands._common import CommandError, agent_name, config_from, fail
+from app.commands.output import print_json, table, thread_json, when
+from core import policy
+from core.store import Store
+from core.store.reads import list_threads
+from core.views import BUILTIN_BY_KEY
+
+
+async def _threads(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    if not config.db.exists():
+        raise CommandError(f"no database at {config.db}")
+    store = await Store.open(config.db)
+    try:
+        found = await list_threads(store, BUILTIN_BY_KEY[args.view], agent=agent_name(args), search=args.search,
+                                   limit=args.limit)
+    finally:
+        await store.close()
+    if args.json:
+        print_json([thread_json(t) for t in found])
+        return 0
+    now = time.time()
+    print(table(["ID", "CONTACT", "NUMBER", "SESSION", "UNREAD", "OWNER", "LAST", "PREVIEW"],
+                [[str(t.id), t.contact_name, t.e164 or t.wa_id or t.user_id or "",
+                  policy.format_session_left(policy.session_left(t.last_inbound_at, now)),
+                  str(t.unread or ""), t.owner or "", when(t.last_message_at), t.preview] for t in found],
+                widths={1: 24, 7: 50}))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_threads(args))
+    except CommandError as error:
+        return fail(str(error))

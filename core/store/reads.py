@@ -1,0 +1,86 @@
+"""Read queries for the inbox and the CLI, returning core.model objects. Paged: nothing reads a whole table."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Literal
+
+from core.model import SESSION_SECONDS, ChatMessage, Contact, StatusChange, ThreadSummary, View
+from core.store import rows
+from core.store.db import Store
+from core.views import search_clause, where
+
+Order = Literal["recent", "expiring"]
+_FROM = "FROM thread t LEFT JOIN contact c ON c.id = t.contact_id"
+
+
+def _filter(view: View, agent: str, search: str | None) -> tuple[str, dict]:
+    clause, params = where(view, agent)
+    if search and search.strip():
+        found, more = search_clause(search)
+        clause, params = f"{clause} AND {found}", {**params, **more}
+    return clause, params
+
+
+async def list_threads(store: Store, view: View, *, agent: str, search: str | None = None, offset: int = 0,
+                       limit: int = 100, order: Order = "recent", now: int | None = None) -> list[ThreadSummary]:
+    clause, params = _filter(view, agent, search)
+    if order == "expiring":
+        # Open sessions first, the one closing soonest on top; then the rest, newest activity first.
+        params["cutoff"] = (now or 0) - SESSION_SECONDS
+        order_by = ("CASE WHEN t.last_inbound_at > :cutoff THEN 0 ELSE 1 END, "
+                    "CASE WHEN t.last_inbound_at > :cutoff THEN t.last_inbound_at END ASC, "
+                    "t.last_message_at DESC, t.id DESC")
+    else:
+        order_by = "t.last_message_at DESC, t.id DESC"
+    params.update(limit=limit, offset=offset)
+    found = await store.fetchall(f"SELECT {rows.THREAD_COLUMNS} {_FROM} WHERE {clause}"
+                                 f" ORDER BY {order_by} LIMIT :limit OFFSET :offset", params)
+    return [rows.thread_summary(r) for r in found]
+
+
+async def count_threads(store: Store, view: View, *, agent: str, search: str | None = None) -> int:
+    clause, params = _filter(view, agent, search)
+    return int(await store.scalar(f"SELECT count(*) FROM thread t WHERE {clause}", params))
+
+
+async def get_thread(store: Store, thread_id: int) -> ThreadSummary | None:
+    row = await store.fetchone(f"SELECT {rows.THREAD_COLUMNS} {_FROM} WHERE t.id = ?", (thread_id,))
+    return rows.thread_summary(row) if row else None
+
+
+async def thread_messages(store: Store, thread_id: int, *, before_id: int | None = None,
+                          limit: int = 200) -> list[ChatMessage]:
+    """The newest `limit` messages (before `before_id` when paging back), oldest first, with status histories."""
+    params: dict = {"thread": thread_id, "limit": limit}
+    older = ""
+    if before_id is not None:
+        older = (" AND (timestamp, id) < (SELECT timestamp, id FROM message WHERE id = :before)")
+        params["before"] = before_id
+    found = await store.fetchall(
+        f"SELECT * FROM message WHERE thread_id = :thread{older} ORDER BY timestamp DESC, id DESC LIMIT :limit",
+        params)
+    found.reverse()
+    wamids = [r["wamid"] for r in found if r["wamid"] and r["direction"] == "out"]
+    history: dict[str, list[StatusChange]] = defaultdict(list)
+    if wamids:
+        marks = ",".join("?" * len(wamids))
+        for r in await store.fetchall(f"SELECT * FROM status_event WHERE wamid IN ({marks})"
+                                      " ORDER BY timestamp, id", wamids):
+            history[r["wamid"]].append(rows.status_change(r))
+    return [rows.chat_message(r, tuple(history.get(r["wamid"], ()))) for r in found]
+
+
+async def message_count(store: Store, thread_id: int) -> int:
+    return int(await store.scalar("SELECT count(*) FROM message WHERE thread_id = ?", (thread_id,)))
+
+
+async def get_contact(store: Store, contact_id: int) -> Contact | None:
+    row = await store.fetchone("SELECT * FROM contact WHERE id = ?", (contact_id,))
+    return rows.contact(row) if row else None
+
+
+async def contact_threads(store: Store, contact_id: int) -> list[ThreadSummary]:
+    found = await store.fetchall(f"SELECT {rows.THREAD_COLUMNS} {_FROM} WHERE t.contact_id = ?"
+                                 " ORDER BY t.last_message_at DESC", (contact_id,))
+    return [rows.thread_summary(r) for r in found]

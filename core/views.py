@@ -1,0 +1,87 @@
+"""Views: the sidebar's built-in views (F4) and custom views built from filters (F5), as SQL over `thread t`.
+
+A filter dict may hold: status ("open"/"closed"), owner (a list of names, "me", or None for unassigned),
+team (list), channel (list of phone_number_ids), source (list; every thread today is "whatsapp"),
+unread (true), has_attachment (true), last_direction ("in"/"out").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from core.model import View
+
+BUILTIN_VIEWS: tuple[View, ...] = (
+    View("open", "All open", {"status": "open"}),
+    View("closed", "All closed", {"status": "closed"}),
+    View("sent", "Sent", {"status": "open", "last_direction": "out"}),  # an agent wrote last: awaiting the customer
+    View("mine", "Assigned to me", {"status": "open", "owner": "me"}),
+    View("unassigned", "Unassigned", {"status": "open", "owner": None}),
+)
+BUILTIN_BY_KEY = {view.key: view for view in BUILTIN_VIEWS}
+SOURCES = ("whatsapp",)
+FILTER_KEYS = ("status", "owner", "team", "channel", "source", "unread", "has_attachment", "last_direction")
+
+
+def where(view: View, agent: str) -> tuple[str, dict[str, Any]]:
+    """A WHERE clause (over alias `t`) and its named parameters. Only our own constants go into the SQL text."""
+    filters = view.filters
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+
+    def listed(column: str, name: str, values: list) -> None:
+        keys = [f"{name}{i}" for i in range(len(values))]
+        params.update(zip(keys, values))
+        clauses.append(f"{column} IN ({', '.join(':' + k for k in keys)})" if keys else "0")
+
+    if filters.get("status") in ("open", "closed"):
+        clauses.append("t.status = :status")
+        params["status"] = filters["status"]
+    if filters.get("last_direction") in ("in", "out"):
+        clauses.append("t.last_direction = :last_direction")
+        params["last_direction"] = filters["last_direction"]
+    if "owner" in filters:
+        owner = filters["owner"]
+        if owner is None:
+            clauses.append("t.owner IS NULL")
+        else:
+            names = [agent if o == "me" else o for o in ([owner] if isinstance(owner, str) else owner)]
+            listed("t.owner", "owner", names)
+    if filters.get("team"):
+        listed("t.team", "team", list(filters["team"]))
+    if filters.get("channel"):
+        listed("t.channel", "channel", [str(c) for c in filters["channel"]])
+    if filters.get("source") and not set(filters["source"]) & set(SOURCES):
+        clauses.append("0")  # a source we do not have yet: nothing matches
+    if filters.get("unread"):
+        clauses.append("t.unread > 0")
+    if filters.get("has_attachment"):
+        clauses.append("t.has_attachment = 1")
+    return (" AND ".join(clauses) or "1"), params
+
+
+def fts_query(text: str) -> str | None:
+    """User text as an FTS5 query of quoted terms (the last one a prefix): never FTS syntax from the user."""
+    terms = [t for t in re.split(r"\s+", text.strip()) if t]
+    if not terms:
+        return None
+    quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def search_clause(text: str) -> tuple[str, dict[str, Any]]:
+    """Threads whose messages or contact (name, numbers, email) match `text`."""
+    query = fts_query(text)
+    if query is None:
+        return "1", {}
+    parts = ["t.id IN (SELECT m.thread_id FROM message_fts f JOIN message m ON m.id = f.rowid"
+             " WHERE message_fts MATCH :q)",
+             "t.contact_id IN (SELECT rowid FROM contact_fts WHERE contact_fts MATCH :q)"]
+    params: dict[str, Any] = {"q": query}
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 4 and len(digits) >= len(text.strip()) - 4:  # looks like (part of) a phone number
+        parts.append("t.wa_id LIKE :digits")
+        params["digits"] = f"%{digits}%"
+    return "(" + " OR ".join(parts) + ")", params
