@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -95,30 +96,34 @@ class Writer:
                 task.add_done_callback(self._side_tasks.discard)
 
     async def _commit(self, batch: list[_Pending]) -> list[IngestResult | None]:
-        now = int(self._clock())
-        results: list[IngestResult | None] = []
-        async with self._store.transaction() as db:
-            for pending in batch:
-                outcome, note, result = "unparsed", pending.note, None
-                if pending.events is not None:
-                    await db.execute("SAVEPOINT body")
-                    try:
-                        result = await ingest(db, pending.events, channels=self._channels, now=now)
-                    except Exception as error:  # one bad body must not cost the others their commit
-                        await db.execute("ROLLBACK TO body")
-                        log.exception("a signed webhook body failed to ingest; kept raw")
-                        note = f"ingest failed: {error!r}"[:1000]
-                    else:
-                        outcome = "ok"
-                        if result.unknown_channels:
-                            outcome = "partial"
-                            note = "unknown phone_number_id: " + ", ".join(sorted(result.unknown_channels))
-                            log.warning("webhook for %s, not a connected number: kept raw", note)
-                    await db.execute("RELEASE body")
-                await db.execute("INSERT INTO raw_event(received_at, body, outcome, note) VALUES (?, ?, ?, ?)",
-                                 (now, pending.raw, outcome, note))
-                results.append(result)
-        return results
+        return await self._store.write(_commit_batch, batch, self._channels, int(self._clock()))
+
+
+def _commit_batch(db: sqlite3.Connection, batch: list[_Pending], channels: set[str] | None,
+                  now: int) -> list[IngestResult | None]:
+    """Every waiting body in one transaction; a SAVEPOINT each, so one bad body cannot cost the others."""
+    results: list[IngestResult | None] = []
+    for pending in batch:
+        outcome, note, result = "unparsed", pending.note, None
+        if pending.events is not None:
+            db.execute("SAVEPOINT body")
+            try:
+                result = ingest(db, pending.events, channels=channels, now=now)
+            except Exception as error:
+                db.execute("ROLLBACK TO body")
+                log.exception("a signed webhook body failed to ingest; kept raw")
+                note = f"ingest failed: {error!r}"[:1000]
+            else:
+                outcome = "ok"
+                if result.unknown_channels:
+                    outcome = "partial"
+                    note = "unknown phone_number_id: " + ", ".join(sorted(result.unknown_channels))
+                    log.warning("webhook for %s, not a connected number: kept raw", note)
+            db.execute("RELEASE body")
+        db.execute("INSERT INTO raw_event(received_at, body, outcome, note) VALUES (?, ?, ?, ?)",
+                   (now, pending.raw, outcome, note))
+        results.append(result)
+    return results
 
 
 def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: str, channels: set[str] | None,

@@ -22,13 +22,12 @@ async def upsert_channels(config: Config) -> None:
     """The config's [[channels]] are the numbers we serve; the table lets every process read their names."""
     store = await Store.open(config.db)
     try:
-        async with store.transaction() as db:
-            for c in config.channels:
-                await db.execute(
-                    "INSERT INTO channel(phone_number_id, waba_id, name, display_phone_number, updated_at)"
-                    " VALUES (?,?,?,?,?) ON CONFLICT(phone_number_id) DO UPDATE SET waba_id = excluded.waba_id,"
-                    " name = excluded.name, display_phone_number = excluded.display_phone_number",
-                    (c.phone_number_id, c.waba_id, c.name, c.display_phone_number, int(time.time())))
+        await store.write(lambda db: db.executemany(
+            "INSERT INTO channel(phone_number_id, waba_id, name, display_phone_number, updated_at)"
+            " VALUES (?,?,?,?,?) ON CONFLICT(phone_number_id) DO UPDATE SET waba_id = excluded.waba_id,"
+            " name = excluded.name, display_phone_number = excluded.display_phone_number",
+            [(c.phone_number_id, c.waba_id, c.name, c.display_phone_number, int(time.time()))
+             for c in config.channels]))
     finally:
         await store.close()
 

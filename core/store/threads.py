@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import aiosqlite
+import sqlite3
 
 # Reactions and internal notes never become a thread's "last message": they are not the conversation.
 _SUMMARY_EXCLUDES = ("reaction", "note")
@@ -22,19 +22,18 @@ def preview_for(type_: str, text: str, raw_type: str | None = None, file_name: s
     return text or label or type_
 
 
-async def refresh_thread_summary(db: aiosqlite.Connection, thread_id: int) -> None:
+def refresh_thread_summary(db: sqlite3.Connection, thread_id: int) -> None:
     """Recompute last_message_at / last_direction / preview from the messages themselves.
 
     Deriving them (instead of "set if newer") keeps the result the same whatever order webhooks arrive in."""
-    async with db.execute(
+    last = db.execute(
         "SELECT direction, type, raw_type, text, file_name, timestamp FROM message"
         " WHERE thread_id = ? AND type NOT IN (?, ?) ORDER BY timestamp DESC, id DESC LIMIT 1",
         (thread_id, *_SUMMARY_EXCLUDES),
-    ) as cursor:
-        last = await cursor.fetchone()
+    ).fetchone()
     if last is None:
         return
-    await db.execute(
+    db.execute(
         "UPDATE thread SET last_message_at = ?, last_direction = ?, preview = ? WHERE id = ?",
         (last["timestamp"], last["direction"],
          preview_for(last["type"], last["text"], last["raw_type"], last["file_name"])[:500], thread_id),

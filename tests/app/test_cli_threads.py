@@ -31,9 +31,10 @@ def db(tmp_path, fixtures_dir):
         value["messages"][0].update(id="wamid.EVIL", from_user_id="PL.1", text={"body": "hi \x1b[2J\x1b[31mred\u202e"},
                                     **{"from": "48500100200"})
         await apply(store, hostile)
-        async with store.transaction() as conn:
-            await conn.execute("UPDATE thread SET owner = 'kasia' WHERE wa_id = '4915112345678'")
-            await conn.execute("UPDATE thread SET status = 'closed' WHERE wa_id = '48698765432'")
+        def assign_and_close(conn):
+            conn.execute("UPDATE thread SET owner = 'kasia' WHERE wa_id = '4915112345678'")
+            conn.execute("UPDATE thread SET status = 'closed' WHERE wa_id = '48698765432'")
+        await store.write(assign_and_close)
         await store.close()
 
     asyncio.run(seed())

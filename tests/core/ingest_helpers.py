@@ -21,25 +21,26 @@ def load(fixtures: Path, name: str) -> dict:
 
 
 async def apply(store: Store, *bodies: dict, channels: set[str] | None = CHANNELS, now: int = NOW) -> IngestResult:
-    async with store.transaction() as db:
-        events = [event for body in bodies for event in webhooks.parse(body)]
-        return await ingest(db, events, channels=channels, now=now)
+    events = [event for body in bodies for event in webhooks.parse(body)]
+    return await store.write(lambda db: ingest(db, events, channels=channels, now=now))
 
 
 async def add_outbound(store: Store, thread_id: int, wamid: str | None, text: str = "Dzień dobry!",
                        at: int = 1795519400, outbox_id: int | None = None) -> int:
     """An outbound message as the sender leaves it: queued, with its wamid once Meta accepted it."""
-    async with store.transaction() as db:
-        cursor = await db.execute(
+    def insert(db) -> int:
+        cursor = db.execute(
             "INSERT INTO message(thread_id, channel, wamid, direction, type, text, timestamp, status)"
             " SELECT id, channel, ?, 'out', 'text', ?, ?, 'queued' FROM thread WHERE id = ?",
             (wamid, text, at, thread_id))
         if outbox_id is not None:
-            await db.execute(
+            db.execute(
                 "INSERT INTO outbox(id, message_id, thread_id, channel, recipient, kind, request, state, created_at)"
                 " SELECT ?, ?, id, channel, wa_id, 'text', '{}', 'sending', ? FROM thread WHERE id = ?",
                 (outbox_id, cursor.lastrowid, at, thread_id))
         return cursor.lastrowid
+
+    return await store.write(insert)
 
 
 async def state(store: Store) -> dict:

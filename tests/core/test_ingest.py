@@ -91,7 +91,7 @@ async def test_the_session_is_24_hours_from_the_customers_last_message_by_metas_
 
 async def test_an_inbound_message_reopens_a_closed_thread_but_a_reaction_does_not(store, fixtures_dir):
     await apply(store, load(fixtures_dir, "text.json"))
-    await store.db.execute("UPDATE thread SET status = 'closed', unread = 0")
+    await store.write(lambda db: db.execute("UPDATE thread SET status = 'closed', unread = 0"))
     await apply(store, load(fixtures_dir, "reaction.json"))
     assert tuple(await store.fetchone("SELECT status, unread FROM thread")) == ("closed", 0)
     await apply(store, load(fixtures_dir, "image_with_caption.json"))
@@ -167,9 +167,11 @@ async def test_a_status_for_an_unknown_message_is_parked_then_applied(store, fix
     await apply(store, load(fixtures_dir, "text.json"))
     message_id = await add_outbound(store, 1, None)
     from core.ingest import apply_parked_statuses
-    async with store.transaction() as db:
-        await db.execute("UPDATE message SET wamid = ? WHERE id = ?", (OUR_TEXT_TO_ANNA, message_id))
-        await apply_parked_statuses(db, message_id, OUR_TEXT_TO_ANNA)
+
+    def store_wamid(db):
+        db.execute("UPDATE message SET wamid = ? WHERE id = ?", (OUR_TEXT_TO_ANNA, message_id))
+        apply_parked_statuses(db, message_id, OUR_TEXT_TO_ANNA)
+    await store.write(store_wamid)
     assert await store.scalar("SELECT status FROM message WHERE id = ?", (message_id,)) == "delivered"
 
 
@@ -230,10 +232,10 @@ async def test_phishing_and_card_numbers_are_quarantined(store, fixtures_dir):
 ])
 async def test_an_inbound_number_finds_the_contact_stored_in_any_format(store, fixtures_dir, stored_mobile, wa_id):
     from core.phones import to_e164
-    async with store.transaction() as db:
-        cursor = await db.execute("INSERT INTO contact(name, mobile, created_at) VALUES ('Known', ?, 0)", (stored_mobile,))
-        await db.execute("INSERT INTO contact_number(contact_id, e164) VALUES (?, ?)",
-                         (cursor.lastrowid, to_e164(stored_mobile)))
+    def known(db):
+        cursor = db.execute("INSERT INTO contact(name, mobile, created_at) VALUES ('Known', ?, 0)", (stored_mobile,))
+        db.execute("INSERT INTO contact_number(contact_id, e164) VALUES (?, ?)", (cursor.lastrowid, to_e164(stored_mobile)))
+    await store.write(known)
     body = load(fixtures_dir, "text.json")
     value = body["entry"][0]["changes"][0]["value"]
     value["contacts"][0]["wa_id"] = value["messages"][0]["from"] = wa_id

@@ -12,10 +12,11 @@ async def test_migrations_run_once_and_set_the_version(tmp_path):
 
 
 async def test_a_failed_transaction_leaves_nothing(store):
+    def fails(db):
+        log_changes(db, [("thread", 1)])
+        raise RuntimeError("boom")
     try:
-        async with store.transaction() as db:
-            await log_changes(db, [("thread", 1)])
-            raise RuntimeError("boom")
+        await store.write(fails)
     except RuntimeError:
         pass
     assert await store.last_change_seq() == 0
@@ -24,8 +25,7 @@ async def test_a_failed_transaction_leaves_nothing(store):
 async def test_changes_since_reports_what_another_connection_wrote(store, tmp_path):
     other = await Store.open(store.path)
     before = await store.data_version()
-    async with other.transaction() as db:
-        await log_changes(db, [("message", 7), ("thread", 7)])
+    await other.write(log_changes, [("message", 7), ("thread", 7)])
     assert await store.data_version() != before
     seq, changes = await store.changes_since(0)
     assert seq == 2 and changes == [("message", 7), ("thread", 7)]

@@ -1,0 +1,323 @@
+"""The TUI's one door to data: paged reads for the screens, agent operations, and live changes.
+
+Reads go through core/store/reads.py; sending goes through core/sending.py (policy first, nothing queued on a
+refusal). Every agent write here logs its change in the same transaction, so other agents' TUIs see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core import policy
+from core.model import Channel, ChatMessage, Contact, Template, ThreadSummary, View
+from core.store import reads
+from core.store.db import Store, log_changes
+from core.views import BUILTIN_VIEWS, FILTER_KEYS
+
+PAGE = 100
+DEFAULT_SETTINGS = {"notify.toast": True, "notify.bell": True}
+
+
+class ReplyRefused(Exception):
+    """An agent action the rules refuse; `reason` is shown to the agent as is."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What other processes (and this one) committed since the last look."""
+
+    thread_ids: frozenset[int]
+    kinds: frozenset[str]
+    new_inbound: tuple[int, ...] = ()  # threads that got a customer message concerning this agent
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    used: int
+    quota: int
+
+    @property
+    def left(self) -> int:
+        return policy.quota_left(self.used, self.quota)
+
+
+class Inbox:
+    def __init__(self, store: Store, *, agent: str, clock: Callable[[], float] = time.time,
+                 quota: int = 1000, sending_config: Any = None) -> None:
+        self.store = store
+        self.agent = agent
+        self._clock = clock
+        self._quota = quota
+        self._sending_config = sending_config
+        self._channels: dict[str, Channel] | None = None
+
+    def now(self) -> int:
+        return int(self._clock())
+
+    # ---- reads ------------------------------------------------------------------------------------------------
+    async def views(self) -> list[View]:
+        found = await self.store.fetchall("SELECT id, name, filters FROM custom_view ORDER BY position, id")
+        custom = []
+        for row in found:
+            try:
+                filters = json.loads(row["filters"])
+            except ValueError:
+                filters = {}
+            custom.append(View(f"custom:{row['id']}", row["name"], filters if isinstance(filters, dict) else {},
+                               builtin=False))
+        return [*BUILTIN_VIEWS, *custom]
+
+    async def count(self, view: View, search: str | None = None) -> int:
+        return await reads.count_threads(self.store, view, agent=self.agent, search=search)
+
+    async def counts(self, views: Iterable[View]) -> dict[str, int]:
+        return {view.key: await self.count(view) for view in views}
+
+    async def threads(self, view: View, *, search: str | None = None, offset: int = 0, limit: int = PAGE,
+                      order: str = "recent") -> list[ThreadSummary]:
+        return await reads.list_threads(self.store, view, agent=self.agent, search=search, offset=offset,
+                                        limit=limit, order=order, now=self.now())  # type: ignore[arg-type]
+
+    async def thread(self, thread_id: int) -> ThreadSummary | None:
+        return await reads.get_thread(self.store, thread_id)
+
+    async def messages(self, thread_id: int, *, before_id: int | None = None, limit: int = 200) -> list[ChatMessage]:
+        return await reads.thread_messages(self.store, thread_id, before_id=before_id, limit=limit)
+
+    async def contact(self, contact_id: int | None) -> Contact | None:
+        return None if contact_id is None else await reads.get_contact(self.store, contact_id)
+
+    async def contact_threads(self, contact_id: int | None) -> list[ThreadSummary]:
+        return [] if contact_id is None else await reads.contact_threads(self.store, contact_id)
+
+    async def channels(self, *, fresh: bool = False) -> dict[str, Channel]:
+        if self._channels is None or fresh:
+            found = await self.store.fetchall("SELECT * FROM channel ORDER BY name")
+            self._channels = {
+                r["phone_number_id"]: Channel(
+                    phone_number_id=r["phone_number_id"], name=r["name"], waba_id=r["waba_id"],
+                    display_phone_number=r["display_phone_number"], verified_name=r["verified_name"],
+                    quality_rating=r["quality_rating"], messaging_limit_tier=r["messaging_limit_tier"],
+                    health=r["health"], last_webhook_at=r["last_webhook_at"])
+                for r in found}
+        return self._channels
+
+    async def templates(self, search: str = "") -> list[Template]:
+        """Approved templates only: Meta refuses anything else."""
+        found = await self.store.fetchall(
+            "SELECT * FROM template WHERE upper(status) = 'APPROVED' AND name LIKE :q ESCAPE '\\'"
+            " ORDER BY name, language",
+            {"q": "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"})
+        result = []
+        for r in found:
+            try:
+                components = tuple(c for c in json.loads(r["components"]) if isinstance(c, dict))
+            except ValueError:
+                components = ()
+            result.append(Template(id=r["id"], waba_id=r["waba_id"], name=r["name"], language=r["language"],
+                                   status=r["status"], category=r["category"],
+                                   parameter_format=r["parameter_format"], components=components))
+        return result
+
+    async def quota(self) -> Quota:
+        used = await self.store.scalar("SELECT count(*) FROM conversation WHERE month = ?",
+                                       (policy.month_key(self.now()),))
+        return Quota(int(used or 0), self._quota)
+
+    async def opens_conversation(self, thread: ThreadSummary, *, is_template: bool) -> bool:
+        """True when sending now would start a new counted conversation (F8): the agent is warned first."""
+        now = self.now()
+        expires = await self.store.scalar("SELECT max(expires_at) FROM conversation WHERE thread_id = ?",
+                                          (thread.id,))
+        open_until = expires if expires is not None and expires > now else None
+        return policy.conversation_needed(open_until, now, policy.session_open(thread.last_inbound_at, now),
+                                          is_template) is not None
+
+    async def position(self, view: View, thread: ThreadSummary, *, search: str | None = None) -> int | None:
+        """The thread's row in the view's newest-first order, or None when it is not in the view."""
+        from core.views import search_clause, where
+        clause, params = where(view, self.agent)
+        if search and search.strip():
+            found, more = search_clause(search)
+            clause, params = f"{clause} AND {found}", {**params, **more}
+        inside = await self.store.scalar(f"SELECT count(*) FROM thread t WHERE {clause} AND t.id = :me",
+                                         {**params, "me": thread.id})
+        if not inside:
+            return None
+        params.update(at=thread.last_message_at or 0, me=thread.id)
+        return int(await self.store.scalar(
+            f"SELECT count(*) FROM thread t WHERE {clause} AND (coalesce(t.last_message_at, 0) > :at"
+            " OR (coalesce(t.last_message_at, 0) = :at AND t.id > :me))", params))
+
+    async def next_unanswered(self, view: View, after: ThreadSummary | None = None) -> ThreadSummary | None:
+        """The next open thread in this view whose customer wrote last, longest-waiting first, after `after`
+        in that order (wrapping round), so pressing it again walks through every unanswered thread."""
+        from core.views import where
+        clause, params = where(view, self.agent)
+        base = f"SELECT t.id FROM thread t WHERE {clause} AND t.status = 'open' AND t.last_direction = 'in'"
+        order = " ORDER BY coalesce(t.last_inbound_at, 0) ASC, t.id ASC LIMIT 1"
+        row = None
+        if after is not None:
+            row = await self.store.fetchone(
+                base + " AND (coalesce(t.last_inbound_at, 0) > :at OR (coalesce(t.last_inbound_at, 0) = :at"
+                " AND t.id > :me))" + order, {**params, "at": after.last_inbound_at or 0, "me": after.id})
+        if row is None:
+            row = await self.store.fetchone(base + " AND t.id != :me" + order,
+                                            {**params, "me": after.id if after else 0})
+        return None if row is None else await self.thread(row["id"])
+
+    async def settings(self) -> dict[str, bool]:
+        found = await self.store.fetchall("SELECT key, value FROM setting WHERE agent = ?", (self.agent,))
+        values = dict(DEFAULT_SETTINGS)
+        for row in found:
+            if row["key"] in values:
+                values[row["key"]] = row["value"] == "1"
+        return values
+
+    # ---- agent writes -----------------------------------------------------------------------------------------
+    async def _update_threads(self, ids: Iterable[int], sql: str, params: dict[str, Any]) -> int:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return 0
+        now = self.now()
+
+        def write(conn: sqlite3.Connection) -> int:
+            marks = ",".join(f":id{i}" for i in range(len(ids)))
+            changed = conn.execute(f"UPDATE thread SET {sql} WHERE id IN ({marks})",
+                                   {**params, **{f"id{i}": v for i, v in enumerate(ids)}, "now": now}).rowcount
+            log_changes(conn, [("thread", i) for i in ids], at=now)
+            return changed
+
+        return await self.store.write(write)
+
+    async def close(self, ids: Iterable[int]) -> int:
+        return await self._update_threads(ids, "status = 'closed', closed_at = :now", {})
+
+    async def reopen(self, ids: Iterable[int]) -> int:
+        return await self._update_threads(ids, "status = 'open', closed_at = NULL", {})
+
+    async def assign(self, ids: Iterable[int], *, owner: str | None = None, team: str | None = None) -> int:
+        """Set the owner (an agent) or the team; an empty name clears it."""
+        if team is not None:
+            return await self._update_threads(ids, "team = :team", {"team": team.strip() or None})
+        return await self._update_threads(ids, "owner = :owner", {"owner": (owner or "").strip() or None})
+
+    async def mark_unread(self, thread_id: int) -> int:
+        return await self._update_threads([thread_id], "unread = max(unread, 1)", {})
+
+    async def mark_read(self, thread_id: int) -> int:
+        row = await self.store.scalar("SELECT unread FROM thread WHERE id = ?", (thread_id,))
+        return await self._update_threads([thread_id], "unread = 0", {}) if row else 0
+
+    async def create_view(self, name: str, filters: dict) -> View:
+        name = name.strip()
+        if not name:
+            raise ReplyRefused("A view needs a name.")
+        unknown = set(filters) - set(FILTER_KEYS)
+        if unknown:
+            raise ReplyRefused(f"Unknown filter: {', '.join(sorted(unknown))}")
+        now = self.now()
+
+        def write(conn: sqlite3.Connection) -> int:
+            position = conn.execute("SELECT coalesce(max(position), 0) + 1 FROM custom_view").fetchone()[0]
+            try:
+                cursor = conn.execute("INSERT INTO custom_view(name, filters, created_by, created_at, position)"
+                                      " VALUES (?, ?, ?, ?, ?)", (name, json.dumps(filters), self.agent, now,
+                                                                  position))
+            except sqlite3.IntegrityError:
+                raise ReplyRefused(f"A view named {name!r} already exists.") from None
+            log_changes(conn, [("view", None)], at=now)
+            return int(cursor.lastrowid or 0)
+
+        view_id = await self.store.write(write)
+        return View(f"custom:{view_id}", name, dict(filters), builtin=False)
+
+    async def set_setting(self, key: str, value: bool) -> None:
+        if key not in DEFAULT_SETTINGS:
+            raise KeyError(key)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO setting(agent, key, value) VALUES (?, ?, ?)"
+                         " ON CONFLICT(agent, key) DO UPDATE SET value = excluded.value",
+                         (self.agent, key, "1" if value else "0"))
+
+        await self.store.write(write)
+
+    # ---- sending (policy in core/sending.py) ------------------------------------------------------------------
+    def _sending_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"agent": self.agent, "now": self.now()}
+        if self._sending_config is not None:
+            kwargs["config"] = self._sending_config
+        return kwargs
+
+    async def queue_text(self, thread_id: int, text: str, *, reply_to: str | None = None) -> int:
+        from core import sending
+        if not text.strip():
+            raise ReplyRefused("Nothing to send.")
+        return await self._refusal(sending.queue_text(self.store, thread_id, text, reply_to=reply_to,
+                                                      **self._sending_kwargs()))
+
+    async def queue_template(self, thread_id: int, template: Template, params: list[str]) -> int:
+        from core import sending
+        return await self._refusal(sending.queue_template(self.store, thread_id, template, params,
+                                                          **self._sending_kwargs()))
+
+    async def queue_media(self, thread_id: int, path: Path, *, caption: str | None = None) -> int:
+        from core import sending
+        return await self._refusal(sending.queue_media(self.store, thread_id, Path(path), caption=caption,
+                                                       **self._sending_kwargs()))
+
+    async def add_note(self, thread_id: int, text: str) -> int:
+        from core import sending
+        if not text.strip():
+            raise ReplyRefused("Nothing to note.")
+        return await self._refusal(sending.add_note(self.store, thread_id, text, agent=self.agent, now=self.now()))
+
+    async def retry_failed(self, message_id: int) -> Any:
+        from core import sending
+        return await self._refusal(sending.retry_failed(self.store, message_id, agent=self.agent, now=self.now()))
+
+    @staticmethod
+    async def _refusal(call: Any) -> Any:
+        """H4's ReplyRefused, re-raised as ours so the screen catches one type."""
+        from core import sending
+        try:
+            return await call
+        except sending.ReplyRefused as refused:
+            raise ReplyRefused(refused.reason) from None
+
+    # ---- live -------------------------------------------------------------------------------------------------
+    async def changes(self, poll: float = 0.05) -> AsyncIterator[Changes]:
+        """Yields what was committed since the last look; `PRAGMA data_version` keeps the idle cost at one query."""
+        seq = await self.store.last_change_seq()
+        last_message = int(await self.store.scalar("SELECT coalesce(max(id), 0) FROM message"))
+        version = await self.store.data_version()
+        while True:
+            await asyncio.sleep(poll)
+            current = await self.store.data_version()
+            newest = await self.store.last_change_seq() if current == version else None
+            if current == version and newest == seq:
+                continue  # nothing from others, nothing from ourselves
+            version = current
+            seq, logged = await self.store.changes_since(seq)
+            if not logged:
+                continue
+            inbound = await self.store.fetchall(
+                "SELECT m.id, m.thread_id FROM message m JOIN thread t ON t.id = m.thread_id"
+                " WHERE m.id > :last AND m.direction = 'in' AND (t.owner IS NULL OR t.owner = :me) ORDER BY m.id",
+                {"last": last_message, "me": self.agent})
+            last_message = int(await self.store.scalar("SELECT coalesce(max(id), 0) FROM message"))
+            yield Changes(thread_ids=frozenset(t for _, t in logged if t is not None),
+                          kinds=frozenset(k for k, _ in logged),
+                          new_inbound=tuple(dict.fromkeys(r["thread_id"] for r in inbound)))

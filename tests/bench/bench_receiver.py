@@ -1,0 +1,90 @@
+"""Webhook receiver throughput: signed POSTs over loopback to a real `wabox serve` (synchronous=FULL).
+
+Target (issue 2): >= 2,000 events/s on this 2-core machine. Prints events/s and p50/p99 latency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from core.webhooks import sign
+from tests.core.receiver_process import APP_SECRET, ReceiverProcess, free_port, write_config
+
+CHANNEL = "209837465112233"
+SECONDS = 5.0
+IN_FLIGHT = 64
+
+
+def body(n: int, events: int) -> bytes:
+    messages = [{"from": f"4860{(n * events + i) % 5000:07d}", "id": f"wamid.BENCH-{n}-{i}",
+                 "timestamp": str(1795519200 + n), "type": "text", "text": {"body": f"wiadomość {n}/{i}"}}
+                for i in range(events)]
+    contacts = [{"profile": {"name": "Klient"}, "wa_id": m["from"]} for m in messages]
+    value = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "48221234567",
+                                                           "phone_number_id": CHANNEL},
+             "contacts": contacts, "messages": messages}
+    return json.dumps({"object": "whatsapp_business_account",
+                       "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}).encode()
+
+
+async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
+    """One keep-alive HTTP/1.1 POST; returns the status. (httpx's pool slows down past ~8 connections and
+    would measure itself, not the receiver.)"""
+    writer.write(b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 b"X-Hub-Signature-256: " + sign(raw, APP_SECRET).encode() +
+                 b"\r\nContent-Length: " + str(len(raw)).encode() + b"\r\n\r\n" + raw)
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+async def blast(port: int, events_per_post: int) -> None:
+    latencies: list[float] = []
+    counter = iter(range(10**9))
+    deadline = time.perf_counter() + SECONDS
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.perf_counter() < deadline:
+            raw = body(next(counter), events_per_post)
+            started = time.perf_counter()
+            if await _post(reader, writer, raw) != 200:
+                raise RuntimeError("the receiver refused a signed POST")
+            latencies.append(time.perf_counter() - started)
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    posts = len(latencies)
+    print(f"  {events_per_post:>2} event(s)/POST: {posts / elapsed:7.0f} POSTs/s = {posts * events_per_post / elapsed:7.0f}"
+          f" events/s   p50 {statistics.median(latencies) * 1000:6.1f} ms   p99 {latencies[int(posts * 0.99)] * 1000:6.1f} ms"
+          f"   ({posts} POSTs, {IN_FLIGHT} in flight, synchronous=FULL)")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        receiver = ReceiverProcess(write_config(directory, {CHANNEL: "48221234567"}), free_port(),
+                                   directory / "serve.log")
+        receiver.start()
+        try:
+            # The load generator shares the 2 cores with the receiver, so these figures are a floor.
+            for events in (1, 10):
+                asyncio.run(blast(receiver.port, events))
+        finally:
+            receiver.stop()
+
+
+if __name__ == "__main__":
+    main()

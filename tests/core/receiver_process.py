@@ -1,0 +1,75 @@
+"""Run `wabox serve` as a real process on loopback, the way production does, for chaos tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+APP_SECRET = "wabox-test-app-secret"
+VERIFY_TOKEN = "wabox-verify-7Qe2"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(directory: Path, channels: dict[str, str]) -> Path:
+    """A config.toml naming `channels` (phone_number_id -> display number), db beside it."""
+    lines = [f'db = "{directory / "wabox.db"}"', ""]
+    for number_id, display in channels.items():
+        lines += ["[[channels]]", f'name = "Test {display}"', 'waba_id = "310492887654321"',
+                  f'phone_number_id = "{number_id}"', f'display_phone_number = "{display}"', ""]
+    path = directory / "config.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+class ReceiverProcess:
+    def __init__(self, config: Path, port: int, log: Path) -> None:
+        self.config, self.port, self.log = config, port, log
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        env = {**os.environ, "WABOX_APP_SECRET": APP_SECRET, "WABOX_VERIFY_TOKEN": VERIFY_TOKEN}
+        env.pop("WABOX_ACCESS_TOKEN", None)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve", "--config", str(self.config), "--port", str(self.port),
+                 "--no-sender"], env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("wabox serve exited:\n" + self.log.read_text(errors="replace")[-3000:])
+            try:
+                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("wabox serve did not come up:\n" + self.log.read_text(errors="replace")[-3000:])
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
