@@ -1,0 +1,18 @@
+"""`wabox` / `wabox inbox`: open the TUI on the configured database. Loads the config, never the secrets."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.commands._common import CommandError, agent_name, config_from, fail
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = config_from(args)
+    except CommandError as error:
+        return fail(str(error))
+    from app.wabox_app import WaboxApp  # Textual costs ~0.4 s to import: only when the inbox opens
+
+    WaboxApp(config.db, agent=agent_name(args), quota=config.monthly_quota, media_dir=config.media_path).run()
+    return 0

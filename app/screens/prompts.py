@@ -1,0 +1,146 @@
+"""Small modal prompts: assign, attach, new custom view, settings. Each dismisses with what the agent chose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, Input, Static
+
+
+class _Prompt(ModalScreen):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    owner: str | None = None
+    team: str | None = None
+
+
+class AssignPrompt(_Prompt):
+    """`name` assigns to an agent, `team:name` to a team; empty clears the owner."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="prompt"):
+            yield Static(Content.styled("Assign to an agent, or team:NAME for a team (empty = unassign)", "bold"))
+            yield Input(placeholder="agent name or team:NAME", id="assign-to")
+
+    @on(Input.Submitted, "#assign-to")
+    def _done(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if value.lower().startswith("team:"):
+            self.dismiss(Assignment(team=value[5:].strip()))
+        else:
+            self.dismiss(Assignment(owner=value))
+
+
+@dataclass(frozen=True)
+class Attachment:
+    path: str
+    caption: str
+
+
+class AttachPrompt(_Prompt):
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="prompt"):
+            yield Static(Content.styled("Attach a file (checked against WhatsApp's limits before queueing)", "bold"))
+            yield Input(placeholder="path to the file", id="attach-path")
+            yield Input(placeholder="caption (optional)", id="attach-caption")
+
+    @on(Input.Submitted, "#attach-path")
+    def _next(self) -> None:
+        self.query_one("#attach-caption", Input).focus()
+
+    @on(Input.Submitted, "#attach-caption")
+    def _done(self) -> None:
+        path = self.query_one("#attach-path", Input).value.strip()
+        self.dismiss(Attachment(path, self.query_one("#attach-caption", Input).value) if path else None)
+
+
+@dataclass(frozen=True)
+class NewView:
+    name: str
+    filters: dict
+
+
+class NewViewPrompt(_Prompt):
+    """F5: a custom view from filters; comma-separated lists where a filter takes several values."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="prompt"):
+            yield Static(Content.styled("New view", "bold"))
+            yield Input(placeholder="name", id="view-name")
+            yield Input(placeholder="source (e.g. whatsapp)", id="view-source")
+            yield Input(placeholder="connected number ids, comma-separated", id="view-channel")
+            yield Input(placeholder="owner: agent names, 'me', or 'none' for unassigned", id="view-owner")
+            yield Input(placeholder="status: open / closed / any", id="view-status")
+            with Horizontal(classes="prompt-checks"):
+                yield Checkbox("unread only", id="view-unread")
+                yield Checkbox("has attachment", id="view-attachment")
+            yield Static(Content.styled("enter: next field · ctrl+s: create · esc: cancel", "dim"))
+
+    BINDINGS = [Binding("ctrl+s", "create", "Create view")]
+
+    @on(Input.Submitted)
+    def _next(self) -> None:
+        self.focus_next()
+
+    def action_create(self) -> None:
+        def listed(widget_id: str) -> list[str]:
+            return [v.strip() for v in self.query_one(widget_id, Input).value.split(",") if v.strip()]
+
+        name = self.query_one("#view-name", Input).value.strip()
+        if not name:
+            self.notify("A view needs a name.", severity="warning", markup=False)
+            return
+        filters: dict = {}
+        if source := listed("#view-source"):
+            filters["source"] = [s.lower() for s in source]
+        if channel := listed("#view-channel"):
+            filters["channel"] = channel
+        if owner := listed("#view-owner"):
+            filters["owner"] = None if owner == ["none"] else owner
+        status = self.query_one("#view-status", Input).value.strip().lower()
+        if status in ("open", "closed"):
+            filters["status"] = status
+        if self.query_one("#view-unread", Checkbox).value:
+            filters["unread"] = True
+        if self.query_one("#view-attachment", Checkbox).value:
+            filters["has_attachment"] = True
+        self.dismiss(NewView(name, filters))
+
+
+class SettingsScreen(_Prompt):
+    """F21: each notification can be turned off; saved per agent in the database."""
+
+    BINDINGS = [Binding("escape", "cancel", "Close")]
+
+    def __init__(self, settings: dict[str, bool]) -> None:
+        super().__init__()
+        self.settings = dict(settings)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="prompt"):
+            yield Static(Content.styled("Settings", "bold"))
+            yield Checkbox("Toast for new messages", self.settings.get("notify.toast", True), id="notify-toast")
+            yield Checkbox("Terminal bell for new messages", self.settings.get("notify.bell", True),
+                           id="notify-bell")
+            yield Static(Content.styled("space: toggle · esc: close (saved as you go)", "dim"))
+
+    @on(Checkbox.Changed)
+    def _changed(self, event: Checkbox.Changed) -> None:
+        key = {"notify-toast": "notify.toast", "notify-bell": "notify.bell"}.get(event.checkbox.id or "")
+        if key:
+            self.settings[key] = event.value
+
+    def action_cancel(self) -> None:
+        self.dismiss(self.settings)

@@ -1,0 +1,68 @@
+"""The Textual App: opens the store in its own loop, hands an Inbox to the inbox screen, closes it on the way out.
+
+The TUI never loads secrets: it reads and writes the database only; `wabox serve` does the talking to Meta.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from app.screens.inbox import InboxScreen
+from core.inbox import Inbox
+from core.store.db import Store
+
+# styles.tcss lives at the top of the repository (the package is installed editable).
+CSS_FILE = Path(__file__).resolve().parent.parent / "styles.tcss"
+
+
+class WaboxApp(App[None]):
+    CSS_PATH = CSS_FILE
+    TITLE = "wabox"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", tooltip="Leave wabox", id="app.quit", priority=True),
+                Binding("q", "quit", "Quit", show=False)]
+
+    def __init__(self, db_path: Path | str, *, agent: str, clock: Callable[[], float] = time.time,
+                 quota: int = 1000, media_dir: Path | None = None, title_note: str | None = None,
+                 sending_config: object = None) -> None:
+        super().__init__()
+        self.db_path = Path(db_path)
+        self.agent = agent
+        self.clock = clock
+        self.quota = quota
+        self.media_dir = media_dir if media_dir is not None else self.db_path.parent / "media"
+        self.sending_config = sending_config
+        self.sub_title = f"{agent}" + (f" · {title_note}" if title_note else "")
+        self.store: Store | None = None
+        self.inbox: Inbox | None = None
+
+    async def on_mount(self) -> None:
+        self.store = await Store.open(self.db_path)
+        self.inbox = Inbox(self.store, agent=self.agent, clock=self.clock, quota=self.quota,
+                           sending_config=self.sending_config)
+        await self.push_screen(InboxScreen(self.inbox, media_dir=self.media_dir))
+
+    async def on_unmount(self) -> None:
+        for worker in list(self.workers):
+            worker.cancel()
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every shown, enabled binding is also a palette command: the keys are described in one place."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.show and active.enabled and binding.action not in seen:
+                seen.add(binding.action)
+                yield SystemCommand(binding.description, binding.tooltip or binding.description,
+                                    partial(self.run_action, binding.action, active.node))

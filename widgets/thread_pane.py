@@ -1,0 +1,316 @@
+"""The open thread: messages drawn as lines (Line API), never one widget per message.
+
+2,000 `Static` widgets took ~3 s to mount; this pane lays out only the loaded page of messages into lines once
+per width and draws the visible ones. Scrolling to the top asks for older messages (`OlderWanted`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from textual import events
+from textual.binding import Binding
+from textual.content import Content
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from core.model import ChatMessage, DeliveryStatus, Direction, MessageType, ThreadSummary, MEDIA_TYPES
+from widgets.formatting import exact_time, file_size, short_time
+from widgets.literal import literal
+
+BODY_LIMIT = 20_000  # characters of one message drawn in the pane; a 1 MB line would take seconds to wrap
+STATUS_MARK = {
+    DeliveryStatus.QUEUED: ("◷ queued", "yellow"),
+    DeliveryStatus.SENT: ("✓ sent", "dim"),
+    DeliveryStatus.DELIVERED: ("✓✓ delivered", "dim"),
+    DeliveryStatus.READ: ("✓✓ read", "cyan"),
+    DeliveryStatus.PLAYED: ("✓✓ played", "cyan"),
+    DeliveryStatus.FAILED: ("✗ failed", "bold red"),
+}
+
+
+def _payload(message: ChatMessage) -> dict:
+    try:
+        data = json.loads(message.payload or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class ThreadPane(ScrollView, can_focus=True):
+    BINDINGS = [
+        Binding("j,down", "select_next", "Next message", show=False),
+        Binding("k,up", "select_previous", "Previous message", show=False),
+        Binding("g,home", "select_first", show=False),
+        Binding("G,end", "select_last", show=False),
+    ]
+
+    selected: reactive[int] = reactive(-1, always_update=True)
+    show_metadata: reactive[bool] = reactive(False)
+
+    @dataclass
+    class OlderWanted(Message):
+        before_id: int
+
+    @dataclass
+    class MessageSelected(Message):
+        message: ChatMessage | None
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.thread: ThreadSummary | None = None
+        self.messages: list[ChatMessage] = []
+        self.more_before = False
+        self.revealed: set[int] = set()
+        self.now = 0.0
+        self.our_number = ""
+        self._lines: list[tuple[int, Content]] = []  # (message index or -1, line)
+        self._starts: list[int] = []  # first line of each message
+        self._width = 0
+
+    # ---- attributes down --------------------------------------------------------------------------------------
+    def show_thread(self, thread: ThreadSummary | None, messages: list[ChatMessage], *, more_before: bool,
+                    now: float, our_number: str = "", keep_selection: bool = False) -> None:
+        same = self.thread is not None and thread is not None and self.thread.id == thread.id
+        previous_id = self.current.id if (same and keep_selection and self.current) else None
+        at_bottom = self.scroll_y >= self.max_scroll_y
+        if not same:
+            self.revealed.clear()
+        self.thread, self.messages, self.more_before, self.now = thread, messages, more_before, now
+        self.our_number = our_number
+        self._relayout()
+        ids = [m.id for m in self.messages]
+        self.selected = ids.index(previous_id) if previous_id in ids else len(self.messages) - 1
+        if not same or at_bottom or not keep_selection:
+            self.scroll_end(animate=False, immediate=True)
+
+    def prepend(self, older: list[ChatMessage], *, more_before: bool) -> None:
+        """Older messages above the loaded ones; the view stays on what the agent was reading."""
+        old_height = len(self._lines)
+        self.messages = older + self.messages
+        self.more_before = more_before
+        self._relayout()
+        self.selected += len(older)
+        self.scroll_to(y=self.scroll_y + len(self._lines) - old_height, animate=False, immediate=True)
+
+    @property
+    def current(self) -> ChatMessage | None:
+        return self.messages[self.selected] if 0 <= self.selected < len(self.messages) else None
+
+    def reveal(self, message_id: int) -> None:
+        self.revealed.add(message_id)
+        self._relayout()
+        self.selected = self.selected  # keep the revealed message in view
+
+    def watch_show_metadata(self) -> None:
+        self._relayout()
+        self.selected = self.selected
+
+    # ---- layout: messages -> lines ----------------------------------------------------------------------------
+    def _relayout(self) -> None:
+        width = max(self.scrollable_content_region.width, 20)
+        self._width = width
+        by_wamid = {m.wamid: m for m in self.messages if m.wamid}
+        reactions: dict[str, list[ChatMessage]] = {}
+        for m in self.messages:
+            if m.type is MessageType.REACTION and m.context_wamid in by_wamid:
+                reactions.setdefault(m.context_wamid, []).append(m)
+        lines: list[tuple[int, Content]] = []
+        starts: list[int] = []
+        if self.more_before:
+            lines.append((-1, Content.styled("  ↑ older messages: scroll up to load", "dim")))
+        if self.thread is None:
+            lines.append((-1, Content.styled("  No thread open. Pick one with enter.", "dim")))
+        elif not self.messages:
+            lines.append((-1, Content.styled("  No messages yet.", "dim")))
+        for index, message in enumerate(self.messages):
+            starts.append(len(lines))
+            if message.type is MessageType.REACTION and message.context_wamid in by_wamid:
+                continue  # drawn under the message it reacts to
+            for line in self._message_lines(message, by_wamid, reactions.get(message.wamid or "", []), width):
+                lines.append((index, line))
+            lines.append((index, Content("")))
+        self._lines, self._starts = lines, starts
+        self.virtual_size = Size(width, len(lines))
+        self.refresh()
+
+    def _message_lines(self, m: ChatMessage, by_wamid: dict[str, ChatMessage], reactions: list[ChatMessage],
+                       width: int) -> list[Content]:
+        out: list[Content] = []
+        outbound = m.direction is Direction.OUT
+        indent = 6 if outbound else 0
+        room = max(width - indent - 2, 10)
+        if m.type is MessageType.NOTE:
+            who = Content.assemble(("📝 note by ", "magenta"), literal(m.author or "?", limit=60, keep_newlines=False))
+        elif outbound:
+            who = Content.assemble(("You", "bold"), (" · ", "dim"),
+                                   literal(m.author or "wabox", limit=60, keep_newlines=False))
+        else:
+            who = Content.assemble((literal(self.thread.contact_name if self.thread else "Customer", limit=60,
+                                            keep_newlines=False)).stylize("bold"))
+        header = Content.assemble(who, (f"  {short_time(m.timestamp, self.now)}", "dim"))
+        if outbound and m.status in STATUS_MARK:
+            text, style = STATUS_MARK[m.status]
+            header = header.append(Content.styled(f"  {text}", style))
+        out.append(header)
+        if m.context_wamid and m.type is not MessageType.REACTION:
+            quoted = by_wamid.get(m.context_wamid)
+            quote = literal((quoted.text or f"[{quoted.type}]") if quoted else "an earlier message", limit=120,
+                            keep_newlines=False)
+            out.append(Content.assemble(("↳ replying to: ", "dim italic"), quote.stylize("italic")))
+        out.extend(self._body(m, room))
+        if m.status is DeliveryStatus.FAILED:
+            reason = " — ".join(p for p in (m.error_title, m.error_details) if p) or "no reason given"
+            code = f"({m.error_code}) " if m.error_code is not None else ""
+            out.append(Content.assemble(("✗ ", "bold red"), Content(code), literal(reason, limit=500)
+                                        .stylize("red"), ("   press y to retry", "dim")))
+        if reactions:
+            out.append(Content.assemble(("reactions: ", "dim"),
+                                        literal(" ".join(r.text for r in reactions), limit=80,
+                                                keep_newlines=False)))
+        if self.show_metadata:
+            out.extend(self._metadata(m))
+        wrapped: list[Content] = []
+        for line in out:
+            for part in line.wrap(room) or [Content("")]:
+                wrapped.append(part.pad_left(indent + 2))
+        return wrapped
+
+    def _body(self, m: ChatMessage, room: int) -> list[Content]:
+        if m.quarantined and m.id not in self.revealed:
+            reason = literal(m.quarantine_reason or "looks unsafe", limit=200, keep_newlines=False)
+            return [Content.assemble(("⛔ Hidden: ", "bold yellow"), reason,
+                                     (" — press R to reveal it deliberately", "dim"))]
+        lines: list[Content] = []
+        if m.type in MEDIA_TYPES:
+            name = literal(m.file_name, limit=200, keep_newlines=False) if m.file_name else Content("")
+            where = "" if m.media_path or m.direction is Direction.OUT else " · not downloaded yet"
+            lines.append(Content.assemble(("📎 ", ""), (str(m.type), "bold"), f" · {file_size(m.file_size)} ",
+                                          name, (where + "  (o open · s save)", "dim")))
+        elif m.type is MessageType.LOCATION:
+            loc = _payload(m).get("location", {})
+            loc = loc if isinstance(loc, dict) else {}
+            place = " ".join(str(loc.get(k, "")) for k in ("name", "address") if loc.get(k))
+            lines.append(Content.assemble(("📍 location ", "bold"),
+                                          Content(f"{loc.get('latitude', '?')}, {loc.get('longitude', '?')} "),
+                                          literal(place, limit=300, keep_newlines=False)))
+        elif m.type is MessageType.CONTACTS:
+            cards = _payload(m).get("contacts", [])
+            for card in cards if isinstance(cards, list) else []:
+                if not isinstance(card, dict):
+                    continue
+                name = card.get("name", {})
+                formatted = name.get("formatted_name", "?") if isinstance(name, dict) else "?"
+                phones = ", ".join(str(p.get("phone", "")) for p in card.get("phones", []) if isinstance(p, dict))
+                lines.append(Content.assemble(("👤 contact card ", "bold"), literal(str(formatted), limit=200),
+                                              " ", literal(phones, limit=200, keep_newlines=False)))
+            if not lines:
+                lines.append(Content.styled("👤 contact card (empty)", "bold"))
+        elif m.type in (MessageType.UNSUPPORTED, MessageType.UNKNOWN) or (
+                m.type is MessageType.REACTION):
+            kind = m.raw_type or str(m.type)
+            if m.type is MessageType.REACTION:
+                lines.append(Content.assemble(("reacted ", "dim"), literal(m.text, limit=20, keep_newlines=False),
+                                              (" to a message not shown here", "dim")))
+                return lines
+            lines.append(Content.assemble(("⚠ Unsupported message (type: ", "yellow"),
+                                          literal(kind, limit=60, keep_newlines=False), (")", "yellow")))
+        if m.text and m.type not in (MessageType.LOCATION, MessageType.CONTACTS):
+            body = m.text
+            extra = ""
+            if len(body) > BODY_LIMIT:
+                extra = f"  [{len(body) - BODY_LIMIT:,} more characters not drawn]"
+                body = body[:BODY_LIMIT]
+            lines.append(literal(body))
+            if extra:
+                lines.append(Content.styled(extra, "dim"))
+        elif not lines:
+            lines.append(Content.styled(f"({m.type})", "dim"))
+        return lines
+
+    def _metadata(self, m: ChatMessage) -> list[Content]:
+        customer = (self.thread.e164 or self.thread.wa_id or self.thread.user_id or "?") if self.thread else "?"
+        ours = self.our_number or m.channel
+        sender, recipient = (ours, customer) if m.direction is Direction.OUT else (customer, ours)
+        return [Content.assemble(("from ", "dim"), literal(sender, keep_newlines=False), (" to ", "dim"),
+                                 literal(recipient, keep_newlines=False), (f" · {exact_time(m.timestamp)}", "dim")),
+                Content.assemble(("id ", "dim"), literal(m.wamid or f"local #{m.id}", keep_newlines=False))]
+
+    # ---- drawing ----------------------------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        index = int(self.scroll_y) + y
+        width = self.size.width
+        if index >= len(self._lines):
+            return Strip.blank(width, self.rich_style)
+        owner, line = self._lines[index]
+        if owner == self.selected and owner >= 0:
+            line = Content.assemble(("▌", "cyan" if self.has_focus else "dim"), line[1:])
+        return Strip(line.render_segments(), line.cell_length).crop_extend(0, width, None).apply_style(
+            self.rich_style)
+
+    def on_resize(self) -> None:
+        if self.scrollable_content_region.width != self._width:
+            self._relayout()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new <= 0 and self.more_before and self.messages:
+            self.post_message(self.OlderWanted(self.messages[0].id))
+
+    # ---- the selected message ---------------------------------------------------------------------------------
+    def watch_selected(self) -> None:
+        self.call_after_refresh(self._ensure_visible)  # after the new virtual size is laid out
+        self.refresh()
+        self.post_message(self.MessageSelected(self.current))
+
+    def _ensure_visible(self) -> None:
+        if 0 <= self.selected < len(self._starts):
+            top = self._starts[self.selected]
+            end = self._starts[self.selected + 1] if self.selected + 1 < len(self._starts) else len(self._lines)
+            height = max(self.scrollable_content_region.height, 1)
+            if top < self.scroll_y:
+                self.scroll_to(y=top, animate=False, immediate=True)
+            elif end > self.scroll_y + height:
+                self.scroll_to(y=min(top, end - height), animate=False, immediate=True)
+
+    def _step(self, delta: int) -> None:
+        index = self.selected + delta
+        while 0 <= index < len(self.messages) and self._hidden(index):
+            index += delta
+        if 0 <= index < len(self.messages):
+            self.selected = index
+        elif delta < 0 and self.more_before and self.messages:
+            self.post_message(self.OlderWanted(self.messages[0].id))
+
+    def _hidden(self, index: int) -> bool:
+        """A reaction drawn under its message has no lines of its own."""
+        start = self._starts[index]
+        end = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._lines)
+        return start == end
+
+    def action_select_next(self) -> None:
+        self._step(1)
+
+    def action_select_previous(self) -> None:
+        self._step(-1)
+
+    def action_select_first(self) -> None:
+        self.selected = 0
+
+    def action_select_last(self) -> None:
+        self.selected = len(self.messages) - 1
+
+    def on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_y) + event.y
+        if 0 <= index < len(self._lines) and self._lines[index][0] >= 0:
+            self.selected = self._lines[index][0]
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
