@@ -299,3 +299,18 @@ async def test_every_shown_binding_is_in_the_command_palette(seeded_db: Path):
         await settle(pilot)
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Close", "Reopen", "Mine", "Assign", "Unread", "Next", "Search"} <= titles
+
+
+async def test_failed_message_shows_the_api_reason_and_offers_retry(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_row(pilot, 1)
+        text = screen_text(pilot)
+        assert "✗ failed" in text
+        assert "✗ (131047) Re-engagement messa" in text and "have passed   press y to retry" in text
+        await pilot.press("tab")
+        assert app.screen.query_one(ThreadPane).has_focus
+        assert app.screen.check_action("retry", ()) is True
+        await pilot.press("k")  # the customer's message: nothing to retry
+        assert app.screen.check_action("retry", ()) is None

@@ -1,0 +1,132 @@
+"""Pilot tests of the composer in both modes (free-form and template), notes, channel switch, attach, retry.
+
+Sending itself (policy, queueing) is core/sending.py's; these check what the agent does and sees, and what lands
+in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.wabox_app import WaboxApp
+from tests.app.helpers import AGENT, NOW, db_rows, screen_text, seed, settle
+from widgets.composer import Composer
+from widgets.thread_list import ThreadList
+from widgets.thread_pane import ThreadPane
+
+pytest.importorskip("core.sending")  # H4's module: these run as soon as it exists
+
+SIZE = (160, 44)
+
+
+@pytest.fixture
+def seeded_db(tmp_path: Path) -> Path:
+    return seed(tmp_path / "wabox.db")
+
+
+def make_app(db: Path) -> WaboxApp:
+    return WaboxApp(db, agent=AGENT, clock=lambda: NOW)
+
+
+async def open_row(pilot, row: int) -> None:
+    pilot.app.screen.query_one(ThreadList).move_to(row)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def test_reply_is_queued_and_shown_as_queued(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("r", *"Thanks!", "enter")
+        await settle(pilot)
+        last = app.screen.query_one(ThreadPane).messages[-1]
+        assert last.text == "Thanks!" and last.status.value == "queued"
+        assert "◷ queued" in screen_text(pilot)
+        assert app.screen.query_one(Composer).area.text == ""
+        assert db_rows(seeded_db, "SELECT count(*) FROM outbox WHERE thread_id = 1") == [(1,)]
+
+
+async def test_closed_session_turns_the_composer_into_the_template_picker(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_row(pilot, 1)  # Bob: session closed 6 h ago
+        assert "session closed" in screen_text(pilot)
+        assert "only an approved template can be sent" in screen_text(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press(*"order", "enter")
+        await pilot.pause()
+        text = screen_text(pilot)
+        assert "pending_one" not in text and "opens a new business-initiated conversation" in text
+        assert "1 of 1000 used" in text
+        await pilot.press(*"Bob", "enter", *"A-42")
+        await pilot.pause()
+        assert "Preview: Hi Bob, your order A-42 is on its way." in screen_text(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        rows = db_rows(seeded_db, "SELECT type, status FROM message WHERE thread_id = 2 ORDER BY id DESC LIMIT 1")
+        assert rows == [("template", "queued")]
+        assert db_rows(seeded_db, "SELECT kind FROM outbox WHERE thread_id = 2") == [("template",)]
+
+
+async def test_internal_note(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("N", *"call her back", "enter")
+        await settle(pilot)
+        assert db_rows(seeded_db, "SELECT type, author, text FROM message WHERE thread_id = 1 ORDER BY id DESC"
+                                  " LIMIT 1") == [("note", AGENT, "call her back")]
+        assert db_rows(seeded_db, "SELECT count(*) FROM outbox") == [(0,)]
+        assert "📝 note by tester" in screen_text(pilot)
+
+
+async def test_channel_switch_sends_from_the_other_connected_number(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # Alice on +1 555 0100; she also writes to +1 555 0200 (thread 4)
+        await settle(pilot)
+        await pilot.press("r", "ctrl+o")
+        assert "To +1 555 0200" in screen_text(pilot)
+        await pilot.press(*"From support", "enter")
+        await settle(pilot)
+        assert db_rows(seeded_db, "SELECT thread_id, channel FROM message WHERE text = 'From support'") == [
+            (4, "2220002")]
+
+
+async def test_attachment_refused_shows_the_reason(seeded_db: Path, tmp_path: Path):
+    huge = tmp_path / "huge.jpg"
+    with huge.open("wb") as handle:
+        handle.truncate(6 * 1024 * 1024)  # images are limited to 5 MB
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("A")
+        await pilot.pause()
+        await pilot.press(*str(huge), "enter", "enter")
+        await settle(pilot)
+        shown = [n.message for n in app._notifications]
+        assert any("5" in m and "MB" in m for m in shown), shown
+        assert db_rows(seeded_db, "SELECT count(*) FROM outbox") == [(0,)]
+
+
+async def test_failed_message_shows_the_reason_and_retries(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_row(pilot, 1)
+        await pilot.press("tab")  # the thread pane: the failed message is selected
+        await pilot.press("y")
+        await settle(pilot)
+        assert db_rows(seeded_db, "SELECT status FROM message WHERE wamid = 'wamid.B2' OR id = (SELECT max(id)"
+                                  " FROM message WHERE thread_id = 2)")[-1] != ("failed",)

@@ -1,0 +1,81 @@
+"""The virtual thread list: reads only the pages it draws, opens and selects, draws customer text literally."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import App, ComposeResult
+
+from core.model import ThreadStatus, ThreadSummary
+from widgets.thread_list import PAGE, ThreadList
+
+NOW = 1_764_072_000
+
+
+def row(i: int, **more) -> ThreadSummary:
+    values = dict(id=i + 1, channel="111", status=ThreadStatus.OPEN, contact_id=None, contact_name=f"Customer {i}",
+                  wa_id=str(48600000000 + i), user_id=None, e164=None, owner=None, team=None,
+                  last_message_at=NOW - i, last_inbound_at=NOW - 3600, last_direction=None, preview=f"hello {i}",
+                  unread=0)
+    values.update(more)
+    return ThreadSummary(**values)
+
+
+class ListApp(App[None]):
+    def __init__(self, total: int, first: list[ThreadSummary] | None = None) -> None:
+        super().__init__()
+        self.total, self.first = total, first
+        self.asked: list[int] = []
+        self.opened: list[int] = []
+
+    def compose(self) -> ComposeResult:
+        yield ThreadList()
+
+    async def loader(self, offset: int, limit: int) -> list[ThreadSummary]:
+        self.asked.append(offset)
+        return [row(i) for i in range(offset, min(offset + limit, self.total))]
+
+    def on_mount(self) -> None:
+        first = self.first if self.first is not None else [row(i) for i in range(min(PAGE, self.total))]
+        self.query_one(ThreadList).show(self.total, first, self.loader, now=NOW, numbers={"111": "+1 555 0100"})
+        self.query_one(ThreadList).focus()
+
+    def on_thread_list_thread_opened(self, event: ThreadList.ThreadOpened) -> None:
+        self.opened.append(event.thread_id)
+
+
+async def test_a_hundred_thousand_rows_read_only_the_pages_drawn():
+    app = ListApp(100_000)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        assert app.asked == []  # the first page came with show()
+        start = time.perf_counter()
+        await pilot.press("G")
+        await pilot.pause()
+        await pilot.pause()
+        assert time.perf_counter() - start < 1.0
+        assert app.asked == [99_900]
+        lst = app.query_one(ThreadList)
+        assert lst.current.id == 100_000
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.opened == [100_000]
+
+
+async def test_space_and_x_select_for_bulk_actions():
+    app = ListApp(5)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.press("space", "x", "k", "space")
+        lst = app.query_one(ThreadList)
+        assert lst.selected == {1} and lst.selected_or_current() == [1]
+
+
+async def test_rows_draw_customer_text_literally():
+    hostile = row(0, contact_name="[b]boss[/b]\x1b[2J", preview="[@click=app.quit]x[/] \u202eabc", unread=1)
+    app = ListApp(1, [hostile])
+    async with app.run_test(size=(70, 6)) as pilot:
+        await pilot.pause()
+        lst = app.query_one(ThreadList)
+        lines = ["".join(s.text for s in lst.render_line(y)) for y in range(2)]
+        assert "● " in lines[0] and "[b]boss[/b]␛[2J" in lines[0] and "23h" in lines[0]
+        assert "[@click=app.quit]x[/] ⟨U+202E⟩abc" in lines[1] and "+1 555 0100" in lines[1]

@@ -1,0 +1,63 @@
+"""The thread pane: lines, not widgets; quarantine veil; failed reason; reactions under their message."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import App, ComposeResult
+
+from core.model import ChatMessage, DeliveryStatus, Direction, MessageType, ThreadStatus, ThreadSummary
+from widgets.thread_pane import ThreadPane
+
+NOW = 1_764_072_000
+THREAD = ThreadSummary(id=1, channel="111", status=ThreadStatus.OPEN, contact_id=None, contact_name="Ann",
+                       wa_id="48600100200", user_id=None, e164="+48600100200", owner=None, team=None,
+                       last_message_at=NOW, last_inbound_at=NOW, last_direction=Direction.IN, preview="", unread=0)
+
+
+def message(i: int, **more) -> ChatMessage:
+    values = dict(id=i, thread_id=1, channel="111", wamid=f"wamid.{i}", direction=Direction.IN,
+                  type=MessageType.TEXT, text=f"message {i}", timestamp=NOW - 10_000 + i)
+    values.update(more)
+    return ChatMessage(**values)
+
+
+class PaneApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ThreadPane()
+
+
+def text_of(pane: ThreadPane) -> str:
+    return "\n".join(line.plain for _, line in pane._lines)
+
+
+async def test_two_thousand_messages_draw_fast_and_mount_no_widgets():
+    app = PaneApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        pane = app.query_one(ThreadPane)
+        messages = [message(i) for i in range(2000)]
+        start = time.perf_counter()
+        pane.show_thread(THREAD, messages, more_before=False, now=NOW)
+        await pilot.pause()
+        assert time.perf_counter() - start < 1.5
+        assert len(pane.children) == 0
+        assert "message 1999" in "".join(s.text for y in range(40) for s in pane.render_line(y))
+
+
+async def test_veil_failed_reason_and_reactions():
+    app = PaneApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        pane = app.query_one(ThreadPane)
+        pane.show_thread(THREAD, [
+            message(1, text="card 4111 1111 1111 1111", quarantined=True, quarantine_reason="card number"),
+            message(2, direction=Direction.OUT, status=DeliveryStatus.FAILED, error_code=131026,
+                    error_title="Message undeliverable", text="hi"),
+            message(3, type=MessageType.REACTION, text="❤", context_wamid="wamid.2"),
+        ], more_before=False, now=NOW)
+        await pilot.pause()
+        text = text_of(pane)
+        assert "⛔ Hidden: card number" in text and "4111" not in text
+        assert "✗ (131026) Message undeliverable" in text and "✗ failed" in text
+        assert "reactions: ❤" in text
+        pane.reveal(1)
+        assert "card 4111 1111 1111 1111" in text_of(pane)
