@@ -1,0 +1,303 @@
+"""Queueing what agents send (the inbox and `wabox send`), after the rules say yes.
+
+Each call checks the policy first — the 24-hour session (F7), the monthly quota (F8), the messaging-limit tier
+(F3), media types and sizes (F12) — and either raises ReplyRefused with a reason an agent understands and queues
+nothing, or writes, in one transaction: the message (status "queued"), its outbox row for the sender, the
+conversation it opens if it opens one, and the change-log entry that tells every open inbox.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from core import phones, policy
+from core.model import Template
+from core.store.db import Store, log_changes
+from core.store.threads import refresh_thread_summary
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+class ReplyRefused(Exception):
+    """Nothing was queued; `reason` says why, in words for the agent."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class SendingLimits:
+    monthly_quota: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    kind: str  # text | template | media
+    type: str  # message.type: text, template, image, audio, video, document, sticker
+    text: str  # what the thread shows: the body, the rendered template, the caption
+    body: dict  # the /messages request without `to` and the callback data
+    reply_to: str | None = None
+    media_file: str | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+
+
+# --- what agents call ---------------------------------------------------------------------------------
+
+
+async def queue_text(store: Store, thread_id: int, text: str, *, agent: str, now: float,
+                     reply_to: str | None = None, config: SendingLimits = SendingLimits()) -> int:
+    if not text.strip():
+        raise ReplyRefused("Nothing to send.")
+    if len(text) > MAX_TEXT:
+        raise ReplyRefused(f"The message is {len(text):,} characters; WhatsApp takes at most {MAX_TEXT:,}.")
+    body = {"type": "text", "text": {"body": text, "preview_url": bool(re.search(r"https?://", text))}}
+    return await store.write(_queue, thread_id, _Outgoing("text", "text", text, body, reply_to), agent,
+                             int(now), config)
+
+
+async def queue_template(store: Store, thread_id: int, template: Template, params: list[str], *, agent: str,
+                         now: float, config: SendingLimits = SendingLimits()) -> int:
+    if template.status.upper() != "APPROVED":
+        raise ReplyRefused(f"The template {template.name!r} is {template.status.lower()}: only approved ones can be sent.")
+    names = template_parameters(template)
+    if len(params) != len(names):
+        raise ReplyRefused(f"The template {template.name!r} takes {len(names)} parameter(s); {len(params)} given.")
+    for name, value in zip(names, params):
+        problem = parameter_problem(value)
+        if problem:
+            raise ReplyRefused(f"Parameter {{{{{name}}}}}: {problem}")
+    named = template.parameter_format.upper() == "NAMED"
+    parameters = [{"type": "text", "text": value, **({"parameter_name": name} if named else {})}
+                  for name, value in zip(names, params)]
+    components = [{"type": "body", "parameters": parameters}] if parameters else []
+    body = {"type": "template", "template": {"name": template.name, "language": {"code": template.language},
+                                             "components": components}}
+    text = render_template(template, params)
+    return await store.write(_queue, thread_id, _Outgoing("template", "template", text, body), agent, int(now),
+                             config)
+
+
+async def queue_media(store: Store, thread_id: int, path: Path, *, agent: str, now: float,
+                      caption: str | None = None, config: SendingLimits = SendingLimits()) -> int:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ReplyRefused(f"There is no file at {path}.")
+    mime = policy.guess_mime(path)
+    kind = policy.kind_for_mime(mime)
+    if kind is None:
+        raise ReplyRefused(f"{path.name}: {mime} is not a type WhatsApp can send (images, audio, video, "
+                           "PDF/Office documents, text, webp stickers).")
+    size = path.stat().st_size
+    reason = policy.check_media(kind, mime, size)
+    if reason:
+        raise ReplyRefused(f"{path.name}: {reason}.")
+    caption = (caption or "").strip()
+    if caption and kind in ("audio", "sticker"):
+        raise ReplyRefused(f"WhatsApp does not take a caption on {kind}.")
+    if len(caption) > MAX_CAPTION:
+        raise ReplyRefused(f"The caption is {len(caption):,} characters; WhatsApp takes at most {MAX_CAPTION:,}.")
+    # A copy the sender owns: the agent may move or delete the original before it is uploaded.
+    outbox_dir = store.path.parent / "media" / "outbox"
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    copy = outbox_dir / f"{uuid.uuid4().hex}{path.suffix.lower()}"
+    shutil.copyfile(path, copy)
+    media: dict = {}
+    if caption:
+        media["caption"] = caption
+    if kind == "document":
+        media["filename"] = path.name
+    if kind == "audio" and mime.startswith("audio/ogg"):
+        media["voice"] = True
+    outgoing = _Outgoing("media", kind, caption, {"type": kind, kind: media}, media_file=str(copy),
+                         mime_type=mime, file_name=path.name, file_size=size)
+    try:
+        return await store.write(_queue, thread_id, outgoing, agent, int(now), config)
+    except BaseException:
+        copy.unlink(missing_ok=True)
+        raise
+
+
+async def add_note(store: Store, thread_id: int, text: str, *, agent: str, now: float) -> int:
+    """An internal note (F22): agents see it in the thread; it never goes to the customer."""
+    if not text.strip():
+        raise ReplyRefused("Nothing to note.")
+
+    def write(db: sqlite3.Connection) -> int:
+        thread = db.execute("SELECT channel FROM thread WHERE id = ?", (thread_id,)).fetchone()
+        if thread is None:
+            raise ReplyRefused("That thread no longer exists.")
+        message_id = db.execute(
+            "INSERT INTO message(thread_id, channel, direction, type, text, timestamp, author)"
+            " VALUES (?, ?, 'out', 'note', ?, ?, ?)", (thread_id, thread["channel"], text, int(now), agent)).lastrowid
+        log_changes(db, [("message", thread_id)], at=int(now))
+        return message_id
+
+    return await store.write(write)
+
+
+async def retry_failed(store: Store, message_id: int, *, agent: str, now: float,
+                       config: SendingLimits = SendingLimits()) -> int:
+    """Queue a failed message again (F13), through the same rules as a new one."""
+
+    def write(db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT m.thread_id, m.type, m.status, o.id AS outbox_id, o.kind FROM message m"
+                         " LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = ?", (message_id,)).fetchone()
+        if row is None or row["outbox_id"] is None:
+            raise ReplyRefused("That message was never sent, so there is nothing to retry.")
+        if row["status"] != "failed":
+            raise ReplyRefused("Only a failed message can be retried.")
+        _check_rules(db, row["thread_id"], row["kind"] == "template", int(now), config)
+        db.execute("UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = 0, lease_owner = NULL,"
+                   " lease_until = NULL, wamid = NULL, error_code = NULL, error_title = NULL, error_details = NULL,"
+                   " ambiguous = 0, agent = ? WHERE id = ?", (agent, row["outbox_id"]))
+        db.execute("UPDATE message SET status = 'queued', status_at = ?, wamid = NULL, error_code = NULL,"
+                   " error_title = NULL, error_details = NULL WHERE id = ?", (int(now), message_id))
+        log_changes(db, [("message", row["thread_id"])], at=int(now))
+        return row["outbox_id"]
+
+    return await store.write(write)
+
+
+async def thread_for_number(store: Store, channel: str, number: str, *, now: float,
+                            default_region: str | None = None) -> int:
+    """The thread with this customer on `channel`, created with its contact if there is none (F9)."""
+    e164 = phones.to_e164(number, default_region) or phones.to_e164("+" + number.lstrip("+"))
+    if e164 is None:
+        raise ReplyRefused(f"{number!r} is not a valid phone number (write it with its country code, e.g. +48 601 234 567).")
+    wa_id = e164.lstrip("+")
+
+    def write(db: sqlite3.Connection) -> int:
+        if db.execute("SELECT 1 FROM channel WHERE phone_number_id = ?", (channel,)).fetchone() is None:
+            raise ReplyRefused(f"{channel} is not a connected number (see `wabox channels`).")
+        found = db.execute("SELECT id FROM thread WHERE channel = ? AND wa_id = ?", (channel, wa_id)).fetchone()
+        if found:
+            return found["id"]
+        contact = db.execute("SELECT contact_id FROM contact_number WHERE e164 = ? ORDER BY contact_id LIMIT 1",
+                             (e164,)).fetchone()
+        contact_id = contact["contact_id"] if contact else db.execute(
+            "INSERT INTO contact(name, wa_id, e164, created_at) VALUES (?, ?, ?, ?)",
+            (e164, wa_id, e164, int(now))).lastrowid
+        db.execute("INSERT OR IGNORE INTO contact_number(contact_id, e164) VALUES (?, ?)", (contact_id, e164))
+        thread_id = db.execute("INSERT INTO thread(channel, wa_id, contact_id, status, created_at)"
+                               " VALUES (?, ?, ?, 'open', ?)", (channel, wa_id, contact_id, int(now))).lastrowid
+        log_changes(db, [("thread", thread_id)], at=int(now))
+        return thread_id
+
+    return await store.write(write)
+
+
+async def quota_status(store: Store, now: float, quota: int) -> tuple[int, int]:
+    """(conversations counted this calendar month, the monthly quota)."""
+    used = await store.scalar("SELECT count(*) FROM conversation WHERE month = ?", (policy.month_key(now),))
+    return int(used), quota
+
+
+# --- templates --------------------------------------------------------------------------------------------
+
+
+def template_parameters(template: Template) -> list[str]:
+    """The body's placeholders in order of first appearance: ["1", "2"] or ["first_name", ...]."""
+    return list(dict.fromkeys(_PLACEHOLDER.findall(template.body)))
+
+
+def render_template(template: Template, params: list[str]) -> str:
+    values = dict(zip(template_parameters(template), params))
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template.body)
+
+
+def parameter_problem(value: str) -> str | None:
+    """Meta refuses parameters with newlines, tabs or more than 4 spaces in a row (132018): say so first."""
+    if not value.strip():
+        return "it is empty"
+    if "\n" in value or "\r" in value or "\t" in value:
+        return "it may not contain new lines or tabs"
+    if "     " in value:
+        return "it may not contain more than 4 spaces in a row"
+    return None
+
+
+# --- the one write path -----------------------------------------------------------------------------------
+
+
+def _check_rules(db: sqlite3.Connection, thread_id: int, is_template: bool, now: int,
+                 config: SendingLimits) -> tuple[sqlite3.Row, str | None]:
+    """The thread, and the conversation this message would open; or ReplyRefused."""
+    thread = db.execute("SELECT t.*, c.messaging_limit_tier FROM thread t LEFT JOIN channel c"
+                        " ON c.phone_number_id = t.channel WHERE t.id = ?", (thread_id,)).fetchone()
+    if thread is None:
+        raise ReplyRefused("That thread no longer exists.")
+    if not thread["wa_id"] and not thread["user_id"]:
+        raise ReplyRefused("This customer has no WhatsApp id to write to.")
+    session_is_open = policy.session_open(thread["last_inbound_at"], now)
+    if not session_is_open and not is_template:
+        if thread["last_inbound_at"] is None:
+            raise ReplyRefused("The customer has not written yet: only an approved template can start a conversation.")
+        ended = _ago(now - policy.session_expires_at(thread["last_inbound_at"]))
+        raise ReplyRefused(f"The 24-hour session ended {ended} ago: only an approved template can be sent.")
+    current = db.execute("SELECT max(expires_at) FROM conversation WHERE thread_id = ?", (thread_id,)).fetchone()[0]
+    opens = policy.conversation_needed(current, now, session_is_open, is_template)
+    if opens:
+        used = db.execute("SELECT count(*) FROM conversation WHERE month = ?", (policy.month_key(now),)).fetchone()[0]
+        if used >= config.monthly_quota:
+            until = time.strftime("%-d %B", time.gmtime(policy.next_month_start(now)))
+            raise ReplyRefused(f"This month's {config.monthly_quota:,} conversations are used up: new conversations "
+                               f"are refused until {until}.")
+    if opens == "business":
+        limit = policy.messaging_tier_limit(thread["messaging_limit_tier"])
+        reached = db.execute(
+            "SELECT count(DISTINCT thread_id) FROM conversation WHERE channel = ? AND origin = 'business'"
+            " AND started_at > ? AND thread_id != ?", (thread["channel"], now - 86400, thread_id)).fetchone()[0]
+        if limit is not None and reached >= limit:
+            raise ReplyRefused(f"This number may start conversations with {limit:,} customers a day "
+                               f"({thread['messaging_limit_tier'] or 'TIER_250'}) and has reached that: try again later.")
+    return thread, opens
+
+
+def _queue(db: sqlite3.Connection, thread_id: int, out: _Outgoing, agent: str, now: int,
+           config: SendingLimits) -> int:
+    thread, opens = _check_rules(db, thread_id, out.kind == "template", now, config)
+    recipient = "+" + thread["wa_id"] if thread["wa_id"] else thread["user_id"]
+    message_id = db.execute(
+        "INSERT INTO message(thread_id, channel, direction, type, text, timestamp, status, status_at, context_wamid,"
+        " author, mime_type, file_size, file_name, media_path) VALUES (?,?, 'out', ?,?,?, 'queued', ?,?,?,?,?,?,?)",
+        (thread_id, thread["channel"], out.type, out.text, now, now, out.reply_to, agent, out.mime_type,
+         out.file_size, out.file_name, out.media_file)).lastrowid
+    request = {"messaging_product": "whatsapp", "recipient_type": "individual", **out.body}
+    if out.reply_to:
+        request["context"] = {"message_id": out.reply_to}
+    outbox_id = db.execute(
+        "INSERT INTO outbox(message_id, thread_id, channel, recipient, kind, request, media_file, created_at, agent)"
+        " VALUES (?,?,?,?,?,?,?,?,?)",
+        (message_id, thread_id, thread["channel"], recipient, out.kind, json.dumps(request, ensure_ascii=False),
+         out.media_file, now, agent)).lastrowid
+    db.execute("UPDATE message SET payload = ? WHERE id = ?", (json.dumps({"outbox": outbox_id, **request},
+                                                                          ensure_ascii=False), message_id))
+    if opens:
+        db.execute("INSERT INTO conversation(thread_id, channel, origin, started_at, expires_at, month)"
+                   " VALUES (?,?,?,?,?,?)", (thread_id, thread["channel"], opens, now, now + 86400,
+                                             policy.month_key(now)))
+    db.execute("UPDATE thread SET unread = 0 WHERE id = ?", (thread_id,))  # answering reads the thread
+    refresh_thread_summary(db, thread_id)
+    log_changes(db, [("message", thread_id)], at=now)
+    return message_id
+
+
+def _ago(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 86400:
+        return f"{seconds // 86400}d"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h"
+    return f"{max(1, seconds // 60)}m"
