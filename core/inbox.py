@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from core.store.db import Store, log_changes
 from core.views import BUILTIN_VIEWS, FILTER_KEYS
 
 PAGE = 100
+QUARANTINED_PREVIEW = "⛔ hidden message (quarantined)"
 DEFAULT_SETTINGS = {"notify.toast": True, "notify.bell": True}
 
 
@@ -86,11 +87,23 @@ class Inbox:
 
     async def threads(self, view: View, *, search: str | None = None, offset: int = 0, limit: int = PAGE,
                       order: str = "recent") -> list[ThreadSummary]:
-        return await reads.list_threads(self.store, view, agent=self.agent, search=search, offset=offset,
-                                        limit=limit, order=order, now=self.now())  # type: ignore[arg-type]
+        found = await reads.list_threads(self.store, view, agent=self.agent, search=search, offset=offset,
+                                         limit=limit, order=order, now=self.now())  # type: ignore[arg-type]
+        return await self._veil(found)
+
+    async def _veil(self, threads: list[ThreadSummary]) -> list[ThreadSummary]:
+        """A quarantined last message must not show in the list's preview either (F16)."""
+        if not threads:
+            return threads
+        marks = ",".join("?" * len(threads))
+        hidden = {r[0] for r in await self.store.fetchall(
+            f"SELECT t.id FROM thread t WHERE t.id IN ({marks}) AND (SELECT m.quarantined FROM message m"
+            " WHERE m.thread_id = t.id ORDER BY m.timestamp DESC, m.id DESC LIMIT 1) = 1", [t.id for t in threads])}
+        return [replace(t, preview=QUARANTINED_PREVIEW) if t.id in hidden else t for t in threads]
 
     async def thread(self, thread_id: int) -> ThreadSummary | None:
-        return await reads.get_thread(self.store, thread_id)
+        found = await reads.get_thread(self.store, thread_id)
+        return None if found is None else (await self._veil([found]))[0]
 
     async def messages(self, thread_id: int, *, before_id: int | None = None, limit: int = 200) -> list[ChatMessage]:
         return await reads.thread_messages(self.store, thread_id, before_id=before_id, limit=limit)
@@ -99,7 +112,7 @@ class Inbox:
         return None if contact_id is None else await reads.get_contact(self.store, contact_id)
 
     async def contact_threads(self, contact_id: int | None) -> list[ThreadSummary]:
-        return [] if contact_id is None else await reads.contact_threads(self.store, contact_id)
+        return [] if contact_id is None else await self._veil(await reads.contact_threads(self.store, contact_id))
 
     async def channels(self, *, fresh: bool = False) -> dict[str, Channel]:
         if self._channels is None or fresh:

@@ -2,8 +2,8 @@
 
 Keys: enter sends, ctrl+j (or shift+enter where the terminal reports it) starts a new line, ctrl+o switches the
 channel (the contact's connected numbers, then "Internal note"), ctrl+e writes in $EDITOR, escape goes back to
-the list. When the session is closed, the text area gives way to a hint: only a template can be sent (press
-enter or t for the template picker); an internal note can still be written.
+the list. When the session is closed, the text area gives way to a hint: only a template can be sent (r or t opens
+the template picker); an internal note (N) can still be written.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ class Composer(Vertical):
         self.set_class(bool(target and target.note), "-note")
         self.query_one("#composer-closed", Static).update(Content.assemble(
             ("The 24-hour session is closed: only an approved template can be sent. ", "bold"),
-            ("Press enter or t to pick one, ctrl+o for an internal note.", "")) if closed else Content(""))
+            ("Press t (or r) to pick one, N for an internal note.", "")) if closed else Content(""))
         self.area.display = not closed
         self.query_one("#composer-closed", Static).display = closed
 

@@ -104,7 +104,6 @@ class InboxScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.add_class("-show-contact")
         self.start()
 
     # ---- loading ----------------------------------------------------------------------------------------------
@@ -469,7 +468,7 @@ class InboxScreen(Screen[None]):
         pane.show_metadata = not pane.show_metadata
 
     def action_toggle_contact(self) -> None:
-        self.toggle_class("-show-contact")
+        self.toggle_class("-hide-contact")
 
     def action_reveal(self) -> None:
         pane = self.query_one(ThreadPane)

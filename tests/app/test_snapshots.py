@@ -1,0 +1,71 @@
+"""Snapshots of the main states. Refresh with `pytest tests/app/test_snapshots.py --snapshot-update`, then look."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from app.wabox_app import WaboxApp
+from tests.app.helpers import AGENT, NOW, seed, settle
+from widgets.thread_list import ThreadList
+
+SIZE = (150, 40)
+
+
+@pytest.fixture
+def seeded_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TZ", "UTC")  # times are drawn in local time: pin it
+    time.tzset()
+    yield seed(tmp_path / "wabox.db")
+    monkeypatch.undo()
+    time.tzset()
+
+
+def opening(row: int, *keys: str):
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        pilot.app.screen.query_one(ThreadList).move_to(row)
+        await pilot.press("enter")
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        await pilot.pause(0.1)
+    return run_before
+
+
+def test_normal_thread(snap_compare, seeded_db: Path):
+    assert snap_compare(WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW), terminal_size=SIZE,
+                        run_before=opening(0))
+
+
+def test_closed_session_with_template_picker(snap_compare, seeded_db: Path):
+    async def run_before(pilot: Pilot) -> None:
+        await opening(1)(pilot)
+        await pilot.press("t")
+        await pilot.pause(0.2)
+        await pilot.press("enter")  # the first approved template: hostile_tpl (its text stays literal)
+        await pilot.pause(0.2)
+        await pilot.press(*"[b]x[/b]")
+        await pilot.pause(0.1)
+
+    assert snap_compare(WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW), terminal_size=SIZE,
+                        run_before=run_before)
+
+
+def test_failed_message(snap_compare, seeded_db: Path):
+    assert snap_compare(WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW), terminal_size=SIZE,
+                        run_before=opening(1))
+
+
+def test_quarantined_message(snap_compare, seeded_db: Path):
+    assert snap_compare(WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW), terminal_size=SIZE,
+                        run_before=opening(4))
+
+
+def test_hostile_text(snap_compare, seeded_db: Path):
+    assert snap_compare(WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW), terminal_size=SIZE,
+                        run_before=opening(2, "d"))
