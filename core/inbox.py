@@ -269,10 +269,9 @@ class Inbox:
 
     # ---- sending (policy in core/sending.py) ------------------------------------------------------------------
     def _sending_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"agent": self.agent, "now": self.now()}
-        if self._sending_config is not None:
-            kwargs["config"] = self._sending_config
-        return kwargs
+        from core import sending
+        config = self._sending_config or sending.SendingLimits(monthly_quota=self._quota)
+        return {"agent": self.agent, "now": self.now(), "config": config}
 
     async def queue_text(self, thread_id: int, text: str, *, reply_to: str | None = None) -> int:
         from core import sending
@@ -299,7 +298,7 @@ class Inbox:
 
     async def retry_failed(self, message_id: int) -> Any:
         from core import sending
-        return await self._refusal(sending.retry_failed(self.store, message_id, agent=self.agent, now=self.now()))
+        return await self._refusal(sending.retry_failed(self.store, message_id, **self._sending_kwargs()))
 
     @staticmethod
     async def _refusal(call: Any) -> Any:

@@ -6,7 +6,6 @@ Before sending, the agent sees that a new conversation will be counted and how m
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from textual import on
@@ -19,18 +18,8 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core.model import Template
+from core.sending import render_template, template_parameters
 from widgets.literal import literal
-
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
-
-
-def placeholders(body: str) -> list[str]:
-    """The template's parameters in first-seen order: `1`, `2`, … or named ones."""
-    return list(dict.fromkeys(_PLACEHOLDER.findall(body)))
-
-
-def fill(body: str, values: dict[str, str]) -> str:
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1)) or "{{" + m.group(1) + "}}", body)
 
 
 @dataclass(frozen=True)
@@ -93,7 +82,7 @@ class TemplatePicker(ModalScreen[TemplateChoice | None]):
         self.chosen = self.templates[int(event.option.id or 0)]
         box = self.query_one("#template-params", VerticalScroll)
         await box.remove_children()
-        names = placeholders(self.chosen.body)
+        names = template_parameters(self.chosen)
         await box.mount_all(Input(placeholder=f"{{{{{name}}}}}", id=f"param-{i}", classes="template-param")
                             for i, name in enumerate(names))
         self._preview()
@@ -104,7 +93,9 @@ class TemplatePicker(ModalScreen[TemplateChoice | None]):
     def _preview(self) -> None:
         if self.chosen is None:
             return
-        text = fill(self.chosen.body, dict(zip(placeholders(self.chosen.body), self.values())))
+        values = self.values()
+        names = template_parameters(self.chosen)
+        text = render_template(self.chosen, [v or "{{" + n + "}}" for n, v in zip(names, values)])
         self.query_one("#template-preview", Static).update(
             Content.assemble(("Preview: ", "bold"), literal(text, limit=2000)))
 

@@ -94,6 +94,13 @@ def _fill(db: sqlite3.Connection, big_thread: int) -> None:
     msg(3, CH1, "in", "document", HOSTILE_TEXT, NOW - 1790, wamid="wamid.C2", media_id="m2",
         mime_type="application/pdf", file_size=2048, file_name="[bold]x[/bold]\x1b[2J.pdf")
     msg(4, CH2, "in", "text", "Second number", NOW - 5 * HOUR, wamid="wamid.D1")
+    msg(4, CH2, "out", "text", "Retry me", NOW - 5 * HOUR + 60, wamid=None, status="failed", error_code=131000,
+        error_title="Something went wrong", author="tester")
+    for wamid_or_id, thread, channel, state in (("wamid.B2", 2, CH1, "failed"), (None, 4, CH2, "failed")):
+        message_id = db.execute("SELECT id FROM message WHERE wamid IS ? AND thread_id = ? AND direction = 'out'",
+                                (wamid_or_id, thread)).fetchone()[0]
+        db.execute("INSERT INTO outbox(message_id, thread_id, channel, recipient, kind, request, state, created_at)"
+                   " VALUES (?, ?, ?, '+48600', 'text', '{}', ?, 0)", (message_id, thread, channel, state))
     msg(5, CH1, "in", "text", "Thanks, bye", NOW - 50 * HOUR, wamid="wamid.E1")
     msg(6, CH2, "in", "text", QUARANTINED_TEXT, NOW - 3600, wamid="wamid.F1", quarantined=1,
         quarantine_reason="link to an IP address")

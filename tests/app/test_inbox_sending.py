@@ -56,7 +56,7 @@ async def test_closed_session_turns_the_composer_into_the_template_picker(seeded
         await settle(pilot)
         await open_row(pilot, 1)  # Bob: session closed 6 h ago
         assert "session closed" in screen_text(pilot)
-        assert "only an approved template can be sent" in screen_text(pilot)
+        assert "The 24-hour session is closed: only an approved" in screen_text(pilot)
         await pilot.press("r")
         await settle(pilot)
         await pilot.press(*"order", "enter")
@@ -71,7 +71,7 @@ async def test_closed_session_turns_the_composer_into_the_template_picker(seeded
         await settle(pilot)
         rows = db_rows(seeded_db, "SELECT type, status FROM message WHERE thread_id = 2 ORDER BY id DESC LIMIT 1")
         assert rows == [("template", "queued")]
-        assert db_rows(seeded_db, "SELECT kind FROM outbox WHERE thread_id = 2") == [("template",)]
+        assert db_rows(seeded_db, "SELECT kind FROM outbox WHERE thread_id = 2 AND state = 'queued'") == [("template",)]
 
 
 async def test_internal_note(seeded_db: Path):
@@ -84,7 +84,7 @@ async def test_internal_note(seeded_db: Path):
         await settle(pilot)
         assert db_rows(seeded_db, "SELECT type, author, text FROM message WHERE thread_id = 1 ORDER BY id DESC"
                                   " LIMIT 1") == [("note", AGENT, "call her back")]
-        assert db_rows(seeded_db, "SELECT count(*) FROM outbox") == [(0,)]
+        assert db_rows(seeded_db, "SELECT count(*) FROM outbox WHERE state = 'queued'") == [(0,)]
         assert "📝 note by tester" in screen_text(pilot)
 
 
@@ -117,16 +117,29 @@ async def test_attachment_refused_shows_the_reason(seeded_db: Path, tmp_path: Pa
         await settle(pilot)
         shown = [n.message for n in app._notifications]
         assert any("5" in m and "MB" in m for m in shown), shown
-        assert db_rows(seeded_db, "SELECT count(*) FROM outbox") == [(0,)]
+        assert db_rows(seeded_db, "SELECT count(*) FROM outbox WHERE state = 'queued'") == [(0,)]
 
 
-async def test_failed_message_shows_the_reason_and_retries(seeded_db: Path):
+async def test_failed_message_is_queued_again_with_y(seeded_db: Path):
     app = make_app(seeded_db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await open_row(pilot, 1)
-        await pilot.press("tab")  # the thread pane: the failed message is selected
-        await pilot.press("y")
+        await open_row(pilot, 3)  # Alice on +1 555 0200: the last message failed, the session is open
+        assert "(131000) Something went wrong" in screen_text(pilot)
+        await pilot.press("tab", "y")
         await settle(pilot)
-        assert db_rows(seeded_db, "SELECT status FROM message WHERE wamid = 'wamid.B2' OR id = (SELECT max(id)"
-                                  " FROM message WHERE thread_id = 2)")[-1] != ("failed",)
+        assert db_rows(seeded_db, "SELECT status FROM message WHERE text = 'Retry me'") == [("queued",)]
+        assert db_rows(seeded_db, "SELECT state FROM outbox WHERE thread_id = 4") == [("queued",)]
+        assert "◷ queued" in screen_text(pilot)
+
+
+async def test_retry_refused_when_the_session_has_closed(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_row(pilot, 1)  # Bob: failed, and the session ended 6 h ago
+        await pilot.press("tab", "y")
+        await settle(pilot)
+        shown = [n.message for n in app._notifications]
+        assert any("only an approved template can be sent" in m for m in shown), shown
+        assert db_rows(seeded_db, "SELECT status FROM message WHERE wamid = 'wamid.B2'") == [("failed",)]
