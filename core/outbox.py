@@ -90,14 +90,18 @@ class Sender:
     def __init__(self, store: Store, api: CloudApi, *, owner: str, rate_per_second: float = 80.0,
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, lease_seconds: float = 30.0,
-                 concurrency: int = 16, backoff: Backoff = Backoff(), rng: random.Random | None = None,
-                 on_template_missing: Callable[[str], Awaitable[None]] | None = None, idle: float = 0.2) -> None:
+                 concurrency: int = 16, backoff: Backoff | Callable[[int, CloudApiError], float] = Backoff(),
+                 rng: random.Random | None = None,
+                 on_unknown_template: Callable[[], Awaitable[None]] | None = None, idle: float = 0.2) -> None:
         self.store, self.api, self.owner = store, api, owner
         self.clock, self.sleep = clock, sleep
-        self.lease_seconds, self.concurrency, self.backoff = lease_seconds, concurrency, backoff
+        self.lease_seconds, self.concurrency = lease_seconds, concurrency
+        # A plain function (attempts, error) -> seconds may stand in for the whole Backoff (tests, tuning).
+        self.backoff = backoff if isinstance(backoff, Backoff) else Backoff()
+        self._delay = None if isinstance(backoff, Backoff) else backoff
         self.rng = rng or random.Random()
         self.pacer = Pacer(rate_per_second, clock, sleep)
-        self.on_template_missing = on_template_missing
+        self.on_unknown_template = on_unknown_template
         self.idle = idle
         self.paused: dict[str, float] = {}  # channel -> until (token invalid)
 
@@ -109,8 +113,9 @@ class Sender:
         await asyncio.gather(*(self.handle(row) for row in claimed))
         return len(claimed)
 
-    async def run(self) -> None:
-        """Keep up to `concurrency` sends in flight until cancelled."""
+    async def run(self, *, idle: float | None = None) -> None:
+        """Keep up to `concurrency` sends in flight until cancelled; look for new rows every `idle` seconds."""
+        idle = self.idle if idle is None else idle
         running: set[asyncio.Task] = set()
         try:
             while True:
@@ -119,13 +124,13 @@ class Sender:
                     for row in await self.claim(free):
                         running.add(asyncio.create_task(self.handle(row)))
                 if running:
-                    done, running = await asyncio.wait(running, timeout=self.idle,
+                    done, running = await asyncio.wait(running, timeout=idle,
                                                        return_when=asyncio.FIRST_COMPLETED)
                     for task in done:
                         if task.exception() is not None:
                             log.error("outbox send crashed", exc_info=task.exception())
                 else:
-                    await self.sleep(self.idle)
+                    await self.sleep(idle)
         finally:
             for task in running:
                 task.cancel()
@@ -173,18 +178,21 @@ class Sender:
             log.error("channel %s: the access token was refused (%s); sending paused", row.channel, error.code)
             await self.store.write(_token_refused, row, self.owner, error, now + self.backoff.token_pause, int(now))
             return
-        if error.code == TEMPLATE_MISSING and self.on_template_missing is not None:
+        if error.code == TEMPLATE_MISSING and self.on_unknown_template is not None:
             try:
-                await self.on_template_missing(row.channel)
+                await self.on_unknown_template()
             except Exception:
                 log.exception("template sync after 132001 failed")
         if error.retryable and row.attempts < self.backoff.max_attempts:
             if getattr(error, "maybe_sent", False):
                 # The request may have reached Meta: wait for its status webhook before any resend.
-                wait = max(self.backoff.in_doubt_wait, self.backoff.delay(row.attempts, self.rng))
+                wait = self._delay(row.attempts, error) if self._delay else max(
+                    self.backoff.in_doubt_wait, self.backoff.delay(row.attempts, self.rng))
                 await self.store.write(_in_doubt, row, self.owner, error, now + wait)
                 return
-            if error.code == PAIR_RATE_LIMIT:
+            if self._delay:
+                wait = self._delay(row.attempts, error)
+            elif error.code == PAIR_RATE_LIMIT:
                 wait = self.backoff.pair_delay(row.attempts, self.rng)
             else:
                 wait = self.backoff.delay(row.attempts, self.rng)
