@@ -1,22 +1,101 @@
-"""What `wabox serve` runs beside the receiver: the outbox sender, template sync, channel health, media downloads.
+"""What `wabox serve` runs beside the receiver: the outbox sender, template sync, media downloads.
 
-Kept apart from the receiver so that the demo back end and tests can run the same set."""
+Kept apart from the receiver so that the demo back end runs exactly the same set."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import socket
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from core.cloudapi import CloudApi, CloudApiError
 from core.config import Config, Secrets
+from core.media import download_inbound
+from core.outbox import Sender
 from core.server import OnCommitted
+from core.store import Store
+from core.templates import sync_templates
+from core.webhooks import InboundMessage
+
+log = logging.getLogger("wabox.service")
+TEMPLATE_SYNC_SECONDS = 15 * 60
+
+
+def _api(config: Config, secrets: Secrets, http: httpx.AsyncClient) -> CloudApi:
+    graph_host = httpx.URL(config.graph_url).netloc.decode()
+    return CloudApi(http, token=secrets.access_token.reveal(), base_url=config.graph_url,
+                    media_hosts=("lookaside.fbsbx.com", graph_host))
+
+
+def _http() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0))
+
+
+async def run_sender(config: Config, secrets: Secrets, store_path: Path) -> None:
+    store = await Store.open(store_path)
+    try:
+        async with _http() as http:
+            api = _api(config, secrets, http)
+            wabas = {c.waba_id for c in config.channels}
+
+            async def resync() -> None:
+                await _sync_quietly(store, api, wabas)
+
+            sender = Sender(store, api, owner=f"{socket.gethostname()}:{os.getpid()}",
+                            rate_per_second=config.rate_per_second, on_unknown_template=resync)
+            await sender.run()
+    finally:
+        await store.close()
+
+
+async def run_template_sync(config: Config, secrets: Secrets, store_path: Path) -> None:
+    wabas = {c.waba_id for c in config.channels}
+    if not wabas:
+        return
+    store = await Store.open(store_path)
+    try:
+        async with _http() as http:
+            api = _api(config, secrets, http)
+            while True:
+                await _sync_quietly(store, api, wabas)
+                await asyncio.sleep(TEMPLATE_SYNC_SECONDS)
+    finally:
+        await store.close()
+
+
+async def _sync_quietly(store: Store, api: CloudApi, wabas: set[str]) -> None:
+    try:
+        count = await sync_templates(store, api, wabas)
+        log.info("templates synced: %d", count)
+    except CloudApiError as error:
+        log.warning("template sync failed: %s", error)
 
 
 def background_tasks(config: Config, secrets: Secrets, store_path: Path) -> list[Coroutine[Any, Any, None]]:
     """Coroutines that run as long as `wabox serve` does."""
-    return []
+    if not secrets.access_token:
+        return []
+    return [run_sender(config, secrets, store_path), run_template_sync(config, secrets, store_path)]
 
 
 def media_hook(config: Config, secrets: Secrets) -> OnCommitted | None:
-    """Called with the new inbound media after each commit, to download it while Meta's URL is valid."""
-    return None
+    """Downloads each new inbound media file right after its webhook is committed."""
+    if not secrets.access_token:
+        return None
+    state: dict[str, Any] = {}
+
+    async def download(messages: list[InboundMessage]) -> None:
+        if "store" not in state:
+            state["store"] = await Store.open(config.db)
+            state["http"] = _http()
+        api = _api(config, secrets, state["http"])
+        for message in messages:
+            await download_inbound(state["store"], api, config.media_path, message)
+
+    return download

@@ -1,0 +1,90 @@
+"""The back half of `wabox demo`, run as its own process: the Cloud API simulator and `wabox serve`'s receiver and
+sender, on loopback, sharing the demo database with the inbox.
+
+It lives in a separate process for the same reason production does: the inbox process never holds the access
+token or app secret (Textual's crash dump prints local variables). The secrets are made up here, fresh each run.
+
+    python -m app.demo_backend --db PATH --port N --sim-port M [--customers]
+
+It prints one line `ready receiver=<url> sim=<url>` once both listen, and stops on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from core.asgi import serve_asgi
+from core.config import ChannelConfig, Config, Secret, Secrets
+from core.demo_seed import DEMO_CHANNELS
+from core.server import create_receiver
+from core.service import background_tasks
+from core.simulator import create_simulator
+
+
+def demo_config(db: Path, sim_port: int) -> Config:
+    return Config(
+        path=None, db=db, graph_url=f"http://127.0.0.1:{sim_port}/v23.0",
+        channels=tuple(ChannelConfig(c.name, c.waba_id, c.phone_number_id, c.display_phone_number)
+                       for c in DEMO_CHANNELS),
+        media_dir=db.parent / "media",
+    )
+
+
+async def run(db: Path, port: int, sim_port: int, customers: bool) -> None:
+    made_up = Secrets(app_secret=Secret(secrets.token_hex(16)), verify_token=Secret(secrets.token_hex(8)),
+                      access_token=Secret("DEMO-" + secrets.token_hex(16)))
+    channels = tuple(ChannelConfig(c.name, c.waba_id, c.phone_number_id, c.display_phone_number)
+                     for c in DEMO_CHANNELS)
+    receiver = create_receiver(db, app_secret=made_up.app_secret.reveal(), verify_token=made_up.verify_token.reveal(),
+                               channels={c.phone_number_id for c in channels})
+    # The receiver first: the simulator needs its URL to send webhooks to; the receiver needs nothing of the sim.
+    async with serve_asgi(receiver, "127.0.0.1", port) as receiver_port:
+        sim = create_simulator(
+            app_secret=made_up.app_secret.reveal(), access_token=made_up.access_token.reveal(),
+            webhook_url=f"http://127.0.0.1:{receiver_port}/webhook",
+            phone_numbers=[{"id": c.phone_number_id, "waba_id": c.waba_id,
+                            "display_phone_number": c.display_phone_number, "verified_name": c.name}
+                           for c in channels],
+        )
+        async with serve_asgi(sim, "127.0.0.1", sim_port) as bound_sim_port:
+            config = demo_config(db, bound_sim_port)
+            tasks = [asyncio.create_task(job) for job in background_tasks(config, made_up, db)]
+            if customers:
+                sim.state.world.customers_enabled = True
+            print(f"ready receiver=http://127.0.0.1:{receiver_port} sim=http://127.0.0.1:{bound_sim_port}",
+                  flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            await stop.wait()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.demo_backend")
+    parser.add_argument("--db", required=True, type=Path)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--sim-port", type=int, default=0)
+    parser.add_argument("--customers", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("WABOX_LOG", "INFO"),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(run(args.db, args.port, args.sim_port, args.customers))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
