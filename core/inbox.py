@@ -108,6 +108,9 @@ class Inbox:
     async def messages(self, thread_id: int, *, before_id: int | None = None, limit: int = 200) -> list[ChatMessage]:
         return await reads.thread_messages(self.store, thread_id, before_id=before_id, limit=limit)
 
+    async def message_count(self, thread_id: int) -> int:
+        return await reads.message_count(self.store, thread_id)
+
     async def contact(self, contact_id: int | None) -> Contact | None:
         return None if contact_id is None else await reads.get_contact(self.store, contact_id)
 

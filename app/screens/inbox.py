@@ -22,7 +22,6 @@ from textual.widgets import Footer, Input, Static
 from app.screens.prompts import (AssignPrompt, Assignment, Attachment, AttachPrompt, NewView, NewViewPrompt,
                                  SettingsScreen)
 from app.screens.template_picker import TemplateChoice, TemplatePicker
-from core import policy
 from core.inbox import PAGE, Changes, Inbox, ReplyRefused
 from core.model import ChatMessage, DeliveryStatus, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
 from core.text import printable
@@ -224,13 +223,13 @@ class InboxScreen(Screen[None]):
     async def _apply(self, changes: Changes) -> None:
         if "view" in changes.kinds or "channel" in changes.kinds:
             self.numbers = {k: c.display_phone_number for k, c in (await self.inbox.channels(fresh=True)).items()}
-        await self._load_counts()
-        await self._load_list(keep_cursor=True)
+        await self._load_list(keep_cursor=True)  # what the agent is looking at first, the counts after
         pane = self.query_one(ThreadPane)
         if pane.thread is not None and pane.thread.id in changes.thread_ids:
             self.load_thread(pane.thread.id, refresh=True)
         for thread_id in changes.new_inbound:
             await self._notify_inbound(thread_id)
+        await self._load_counts()
 
     async def _notify_inbound(self, thread_id: int) -> None:
         thread = await self.inbox.thread(thread_id)
@@ -555,8 +554,3 @@ class InboxScreen(Screen[None]):
             if self.settings.get(key) != value:
                 await self.inbox.set_setting(key, value)
         self.settings = await self.inbox.settings()
-
-    def session_text(self) -> str:
-        thread = self.open_thread
-        return policy.format_session_left(policy.session_left(thread.last_inbound_at if thread else None,
-                                                              self.inbox.now()))

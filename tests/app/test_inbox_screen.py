@@ -314,3 +314,26 @@ async def test_failed_message_shows_the_api_reason_and_offers_retry(seeded_db: P
         assert app.screen.check_action("retry", ()) is True
         await pilot.press("k")  # the customer's message: nothing to retry
         assert app.screen.check_action("retry", ()) is None
+
+
+@pytest.fixture
+def long_db(tmp_path: Path) -> Path:
+    return seed(tmp_path / "long.db", big_thread=450)
+
+
+async def test_a_long_thread_opens_on_its_newest_page_and_loads_older_on_scroll_up(long_db: Path):
+    app = make_app(long_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        shown = pane(app)
+        assert len(shown.messages) == 200 and shown.more_before
+        assert "older messages: scroll up to load" in "\n".join(line.plain for _, line in shown._lines)
+        shown.scroll_home(animate=False, immediate=True)
+        await settle(pilot)
+        assert len(shown.messages) == 400 and shown.more_before
+        assert shown.messages[0].text == "older message 58"
+        shown.scroll_home(animate=False, immediate=True)
+        await settle(pilot)
+        assert len(shown.messages) == 458 and not shown.more_before
