@@ -1,0 +1,48 @@
+"""`wabox channels`: each connected number's health, for people or (--json) scripts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import time
+
+from app.commands._common import CommandError, config_from, fail
+from app.commands.output import print_json, table, when
+from core.channels import channel_health
+from core.store import Store
+
+
+async def _channels(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    if not config.db.exists():
+        raise CommandError(f"no database at {config.db} (run `wabox connect` first)")
+    store = await Store.open(config.db)
+    try:
+        found = await channel_health(store, now=time.time())
+    finally:
+        await store.close()
+    if args.json:
+        print_json([dataclasses.asdict(h) for h in found])
+        return 0
+    if not found:
+        print("no connected numbers (run `wabox connect --waba-id W --phone-number-id P`)")
+        return 0
+    print(table(["PHONE NUMBER ID", "NAME", "NUMBER", "QUALITY", "TIER", "TOKEN", "LAST WEBHOOK", "BACKLOG",
+                 "FAILED 24H", "LAST ERROR"],
+                [[h.phone_number_id, h.name, h.display_phone_number, h.quality_rating or "-",
+                  h.messaging_limit_tier or "-", h.token, when(h.last_webhook_at), str(h.backlog), str(h.failed_24h),
+                  _error(h.recent_errors[0]) if h.recent_errors else "-"] for h in found],
+                widths={1: 24, 9: 60}))
+    return 0
+
+
+def _error(error: dict) -> str:
+    return f"{when(error['at'])} ({error['code']}) {error['message'] or error['title'] or ''}"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_channels(args))
+    except CommandError as error:
+        return fail(str(error))
