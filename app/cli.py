@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet-customers", action="store_true", help="no simulated customers writing on their own")
 
     p = sub.add_parser("sim", help="run the Cloud API simulator standalone")
+    _common(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8090)
     p.add_argument("--webhook-url", required=True, help="where to send signed webhooks (wabox serve's /webhook)")

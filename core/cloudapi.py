@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from core.config import Secret
+
 # code -> (title, retry). "yes": back off and send again; "no": fix something first.
 ERRORS: dict[int, tuple[str, bool]] = {
     0: ("Cannot authenticate (token expired, invalidated or revoked)", False),
@@ -138,7 +140,7 @@ class CloudApi:
     def __init__(self, http: httpx.AsyncClient, *, token: str, base_url: str,
                  media_hosts: tuple[str, ...] = ("lookaside.fbsbx.com",)) -> None:
         self._http = http
-        self.__token = token  # name-mangled and never in repr: Textual's and Python's tracebacks print attributes
+        self._token = Secret(token)  # its repr is masked: tracebacks that print attributes show "***"
         self.base_url = base_url.rstrip("/")
         graph = urlsplit(self.base_url)
         self._trusted = {graph.netloc, *media_hosts}
@@ -149,7 +151,7 @@ class CloudApi:
     # --- plumbing -------------------------------------------------------------------------------------------
 
     def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.__token}"}
+        return {"Authorization": f"Bearer {self._token.reveal()}"}
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict:
         url = f"{self.base_url}/{path.lstrip('/')}"

@@ -81,7 +81,8 @@ def _content(world: World, kind: str, spec: dict, phone_number_id: str) -> dict 
     if kind == "system":
         new = str(spec.get("new_wa_id", ""))
         return {"body": f"{spec.get('name', 'Customer')} changed from {spec['from']} to {new}", "wa_id": new,
-                "user_id": world.bsuid(new), "type": "user_changed_number"}
+                "user_id": world.bsuid(new), "previous_user_id": world.bsuid(str(spec["from"])),
+                "type": "user_changed_number"}
     if kind == "unsupported":
         return {"type": spec.get("unsupported_type", "poll_creation")}
     return {"note": "a type the simulator has never heard of either"}

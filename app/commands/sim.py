@@ -1,0 +1,44 @@
+"""`wabox sim`: the Cloud API simulator on its own, for trying `wabox serve` against something that answers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from app.commands._common import CommandError, config_from, fail
+from core.asgi import serve_asgi
+from core.config import ConfigError, load_secrets
+from core.simulator import create_simulator
+
+
+async def _run(args: argparse.Namespace, app_secret: str, access_token: str, numbers: list[dict] | None) -> None:
+    sim = create_simulator(app_secret=app_secret, access_token=access_token, webhook_url=args.webhook_url,
+                           phone_numbers=numbers)
+    sim.state.world.customers_enabled = args.customers
+    async with serve_asgi(sim, args.host, args.port, log_level="info") as port:
+        logging.getLogger("wabox.sim").info(
+            "Cloud API simulator on http://%s:%d/v23.0 (control API under /_sim/), webhooks to %s",
+            args.host, port, args.webhook_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        config = config_from(args)
+        secrets = load_secrets(config)
+    except (CommandError, ConfigError) as error:
+        return fail(str(error))
+    if not secrets.app_secret or not secrets.access_token:
+        return fail("the simulator signs webhooks with $WABOX_APP_SECRET and accepts $WABOX_ACCESS_TOKEN: set both "
+                    "(the same values `wabox serve` uses)")
+    numbers = [{"id": c.phone_number_id, "waba_id": c.waba_id, "display_phone_number": c.display_phone_number,
+                "verified_name": c.name} for c in config.channels] or None
+    asyncio.run(_run(args, secrets.app_secret.reveal(), secrets.access_token.reveal(), numbers))
+    return 0
