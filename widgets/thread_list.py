@@ -150,8 +150,13 @@ class ThreadList(ScrollView, can_focus=True):
 
     # ---- the cursor -------------------------------------------------------------------------------------------
     def watch_cursor(self, old: int, new: int) -> None:
+        before = self.scroll_y
         self._scroll_cursor_into_view()
-        self.refresh()
+        if self.scroll_y == before:  # only the two rows that changed: a whole-list redraw costs ~10x more
+            self.refresh_lines(old * ROW_HEIGHT, ROW_HEIGHT)
+            self.refresh_lines(new * ROW_HEIGHT, ROW_HEIGHT)
+        else:
+            self.refresh()
         self.post_message(self.Highlighted(self.current))
 
     def _scroll_cursor_into_view(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import shutil
@@ -126,16 +127,25 @@ class InboxScreen(Screen[None]):
         assert self.view is not None
         thread_list = self.query_one(ThreadList)
         view, search, order = self.view, self.search or None, self.order
-        total = await self.inbox.count(view, search)
         page_at = (thread_list.cursor // PAGE) * PAGE if keep_cursor else 0
         first = await self.inbox.threads(view, search=search, offset=page_at, order=order)
 
         async def loader(offset: int, limit: int) -> list[ThreadSummary]:
             return await self.inbox.threads(view, search=search, offset=offset, limit=limit, order=order)
 
+        if search and len(first) == PAGE and not keep_cursor:
+            # A broad search: show the first page now, count the rest after (the count costs as much again).
+            thread_list.show(PAGE, first, loader, now=self.inbox.now(), numbers=self.numbers)
+            self._list_title(view, None, search, order)
+            await asyncio.sleep(0)
+        total = page_at + len(first) if len(first) < PAGE else await self.inbox.count(view, search)
         thread_list.show(total, first, loader, now=self.inbox.now(), numbers=self.numbers,
-                         keep_cursor=keep_cursor, page_at=page_at)
-        title = Content.assemble((view.name, "bold"), (f"  {total:,}", "dim"),
+                         keep_cursor=keep_cursor or bool(search and len(first) == PAGE), page_at=page_at)
+        self._list_title(view, total, search, order)
+
+    def _list_title(self, view: View, total: int | None, search: str | None, order: str) -> None:
+        count = f"  {total:,}" if total is not None else "  counting…"
+        title = Content.assemble((view.name, "bold"), (count, "dim"),
                                  ("  · expiring first" if order == "expiring" else "", "yellow"))
         if search:
             title = title.append(Content.assemble(("  / ", "dim"), literal(search, limit=40, keep_newlines=False)))
@@ -209,10 +219,17 @@ class InboxScreen(Screen[None]):
     @on(ThreadPane.MessageSelected)
     def message_selected(self, event: ThreadPane.MessageSelected) -> None:
         self.message = event.message
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
 
     def watch_open_thread(self) -> None:
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
+
+    def _refresh_bindings_if_changed(self) -> None:
+        """The footer rebuilds its keys on every refresh (~25 widgets restyled): only when something changed."""
+        state = tuple(self.check_action(a, ()) for a in sorted(_ON_THREADS | _ON_OPEN | _ON_MESSAGE))
+        if state != getattr(self, "_binding_state", None):
+            self._binding_state = state
+            self.refresh_bindings()
 
     # ---- live -------------------------------------------------------------------------------------------------
     @work(exclusive=True, group="follow-changes")

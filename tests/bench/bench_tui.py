@@ -23,7 +23,7 @@ MESSAGES = 1_000_000
 BIG_THREAD = 2_000
 NOW = 1_764_072_000
 CACHE = Path("/tmp/wabox-bench-tui")
-DB = CACHE / f"wabox-{THREADS}-{MESSAGES}.db"
+DB = CACHE / f"wabox-{THREADS}-{MESSAGES}-v2.db"
 CHANNELS = {"583920174655001": "+48 58 320 17 44", "583920174655002": "+48 58 320 17 55"}
 WABA = "310492887654321"
 
@@ -63,7 +63,7 @@ def build(db: Path) -> None:
                    CASE i % 4 WHEN 0 THEN 'bench' WHEN 1 THEN NULL ELSE 'agent' || (i % 7) END, 0,
                    {NOW} - i * 7, {NOW} - i * 7 - (i % 3) * 3600, CASE i % 3 WHEN 0 THEN 'out' ELSE 'in' END,
                    'Question number ' || i || ' about my order', i % 3, i % 11 = 0 FROM n""")
-        per_thread = (MESSAGES - BIG_THREAD) // (THREADS - 1)
+        rest = THREADS - 1  # every other thread gets its share of the remaining messages, round robin
         conn.execute(f"""
             WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {BIG_THREAD - 1})
             INSERT INTO message(thread_id, channel, wamid, direction, type, text, timestamp, status)
@@ -71,13 +71,13 @@ def build(db: Path) -> None:
                    'Message ' || i || ' in the long thread, with a few words to wrap on a narrow pane',
                    {NOW} - 7 - ({BIG_THREAD} - i) * 60, CASE i % 2 WHEN 1 THEN 'read' END FROM n""")
         conn.execute(f"""
-            WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {(THREADS - 1) * per_thread - 1})
+            WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {MESSAGES - BIG_THREAD - 1})
             INSERT INTO message(thread_id, channel, wamid, direction, type, text, timestamp, status)
-            SELECT 2 + i / {per_thread}, CASE (2 + i / {per_thread}) % 2 WHEN 0 THEN '{ids[0]}' ELSE '{ids[1]}' END,
-                   'wamid.m' || i, CASE i % 2 WHEN 0 THEN 'in' ELSE 'out' END, 'text',
+            SELECT 2 + i % {rest}, CASE (2 + i % {rest}) % 2 WHEN 0 THEN '{ids[0]}' ELSE '{ids[1]}' END,
+                   'wamid.m' || i, CASE (i / {rest}) % 2 WHEN 0 THEN 'in' ELSE 'out' END, 'text',
                    'Hello ' || (i % 997) || ' order ' || (i % 10007) || ' delivery word' || (i % 31),
-                   {NOW} - (2 + i / {per_thread}) * 7 - ({per_thread} - i % {per_thread}) * 60,
-                   CASE i % 2 WHEN 1 THEN 'delivered' END FROM n""")
+                   {NOW} - (2 + i % {rest}) * 7 - (20 - i / {rest}) * 60,
+                   CASE (i / {rest}) % 2 WHEN 1 THEN 'delivered' END FROM n""")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.execute("ANALYZE")
     conn.close()
@@ -120,8 +120,8 @@ def cold_start(db: Path) -> float:
 async def interactive(db: Path) -> dict[str, float]:
     from app.wabox_app import WaboxApp
     from tests.app.helpers import settle
-    from widgets.sidebar import ViewSidebar
     from widgets.thread_list import ThreadList
+    from widgets.thread_pane import ThreadPane
 
     figures: dict[str, float] = {}
     app = WaboxApp(db, agent="bench", clock=lambda: NOW)
@@ -129,43 +129,70 @@ async def interactive(db: Path) -> dict[str, float]:
         await settle(pilot)
         screen = app.screen
         thread_list = screen.query_one(ThreadList)
+        pane = screen.query_one(ThreadPane)
+
+        def draw(widget) -> None:  # what a frame costs for that widget: every visible line rendered afresh
+            widget._render_cache = None
+            for y in range(widget.size.height):
+                widget.render_line(y)
+
+        # Pilot's press() waits for the app to go idle (~40 ms even on an empty app), so the key-to-frame work is
+        # measured directly: the action plus drawing the list's visible rows; press() is printed beside it.
         moves = []
-        for _ in range(150):
+        for _ in range(300):
+            start = time.perf_counter()
+            thread_list.action_cursor_down()
+            draw(thread_list)
+            moves.append(time.perf_counter() - start)
+        figures["cursor move + redraw of the list, median (ms)"] = statistics.median(moves) * 1000
+        presses = []
+        for _ in range(40):
             start = time.perf_counter()
             await pilot.press("j")
-            moves.append(time.perf_counter() - start)
-        figures["cursor move, median (ms)"] = statistics.median(moves) * 1000
+            presses.append(time.perf_counter() - start)
+        figures["  (the same through Pilot.press, idle-wait included, median ms)"] = statistics.median(presses) * 1000
         start = time.perf_counter()
-        await pilot.press("G")
-        await settle(pilot)
-        await pilot.pause()
-        figures["jump to row 80,000 (G) (ms)"] = (time.perf_counter() - start) * 1000
-        await pilot.press("g")
+        thread_list.action_last()
+        while thread_list.current is None:
+            await asyncio.sleep(0.001)
+        draw(thread_list)
+        figures["jump to the last row (G), page read + redraw (ms)"] = (time.perf_counter() - start) * 1000
+        thread_list.action_first()
         switches = []
         for view in screen.views[1:] + screen.views[:1]:
             start = time.perf_counter()
             screen.view = view
             await screen._load_list()
-            await pilot.pause()
+            draw(thread_list)
             switches.append(time.perf_counter() - start)
         figures["switch view, worst of 5 (ms)"] = max(switches) * 1000
-        searches = []
-        for term in ("order 4711", "Customer 99999", "word17", "zzzz-nothing"):
+        searches, counted = [], []
+        for term in ("order 4711", "Customer 99999", "word17", "zzzz-nothing", "48510000777"):
             start = time.perf_counter()
             screen.search = term
-            await screen._load_list()
-            await pilot.pause()
+            generation = thread_list._generation
+            task = asyncio.create_task(screen._load_list())
+            while thread_list._generation == generation:  # the first page of results is in the list
+                await asyncio.sleep(0.0005)
+            draw(thread_list)
             searches.append(time.perf_counter() - start)
-        figures["search, worst of 4 (ms)"] = max(searches) * 1000
+            await task
+            counted.append(time.perf_counter() - start)
+        figures["search: first results drawn, worst of 5 (ms)"] = max(searches) * 1000
+        figures["search: with the total counted, worst of 5 (ms)"] = max(counted) * 1000
         screen.search = ""
         await screen._load_list()
-        sidebar = screen.query_one(ViewSidebar)
-        assert sidebar.option_count
+        await settle(pilot)
         start = time.perf_counter()
         screen.load_thread(1)
+        while pane.thread is None or pane.thread.id != 1:
+            await asyncio.sleep(0.001)
+        draw(pane)
+        figures["open a 2,000-message thread: read + lay out + draw (ms)"] = (time.perf_counter() - start) * 1000
         await settle(pilot)
-        figures["open a 2,000-message thread (ms)"] = (time.perf_counter() - start) * 1000
-        assert thread_list.total
+        start = time.perf_counter()
+        app.screen._compositor.render_full_update()
+        figures["a full-screen frame (compositor) (ms)"] = (time.perf_counter() - start) * 1000
         figures["webhook POST -> visible in the TUI, p95 (ms)"] = await webhook_latency(db, pilot)
     figures["RSS, max (MB)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return figures
@@ -187,7 +214,7 @@ async def webhook_latency(db: Path, pilot) -> float:
     try:
         async with httpx.AsyncClient(base_url=receiver.url) as http:
             for n in range(30):
-                text = f"bench ping {time.time_ns()}"
+                text = f"bench ping {n} " + "abcdefghij"[n % 10] * 3  # no long digit runs: they look like cards
                 body = {"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [{
                     "field": "messages", "value": {
                         "messaging_product": "whatsapp",
@@ -205,7 +232,8 @@ async def webhook_latency(db: Path, pilot) -> float:
                     if first is not None and first.preview == text:
                         break
                     if time.perf_counter() - start > 5:
-                        raise RuntimeError("webhook never showed in the TUI")
+                        raise RuntimeError(f"webhook {n} never showed in the TUI: first row {first!r}, workers "
+                                           f"{list(pilot.app.workers)}")
                     await asyncio.sleep(0.002)
                 samples.append(time.perf_counter() - start)
                 await asyncio.sleep(0.05)
@@ -224,8 +252,8 @@ def main() -> None:
     subprocess.run(["cp", str(DB), str(work)], check=True)
     print(f"TUI on {THREADS:,} threads / {MESSAGES:,} messages")
     print(f"  cold start to the first full screen: {cold_start(work):.2f} s (target <= 0.8 s)")
-    targets = {"cursor move, median (ms)": 16, "switch view, worst of 5 (ms)": 100, "search, worst of 4 (ms)": 100,
-               "open a 2,000-message thread (ms)": 150, "RSS, max (MB)": 150,
+    targets = {"cursor move + redraw of the list, median (ms)": 16, "switch view, worst of 5 (ms)": 100, "search: first results drawn, worst of 5 (ms)": 100,
+               "open a 2,000-message thread: read + lay out + draw (ms)": 150, "RSS, max (MB)": 150,
                "webhook POST -> visible in the TUI, p95 (ms)": 250}
     for name, value in asyncio.run(interactive(work)).items():
         target = f" (target <= {targets[name]})" if name in targets else ""
