@@ -77,6 +77,10 @@ class Inbox:
                 filters = {}
             custom.append(View(f"custom:{row['id']}", row["name"], filters if isinstance(filters, dict) else {},
                                builtin=False))
+        has_whatsapp = any(v.filters.get("source") == ["whatsapp"] and len(v.filters) == 1 for v in custom)
+        if not has_whatsapp and await self.store.scalar("SELECT 1 FROM channel LIMIT 1"):
+            # F5: a "WhatsApp" view exists once the first number is connected.
+            custom.insert(0, View("whatsapp", "WhatsApp", {"source": ["whatsapp"]}, builtin=False))
         return [*BUILTIN_VIEWS, *custom]
 
     async def count(self, view: View, search: str | None = None) -> int:

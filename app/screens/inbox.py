@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from textual import on, work
@@ -88,6 +89,7 @@ class InboxScreen(Screen[None]):
         self.settings: dict[str, bool] = {}
         self.message: ChatMessage | None = None
         self.notified = 0  # toasts shown (tests read it)
+        self._last_inbound: dict[int, int | None] = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -101,10 +103,21 @@ class InboxScreen(Screen[None]):
                 yield ThreadPane(id="thread")
                 yield Composer(id="composer")
             yield ContactPanel(id="contact")
-        yield Footer()
+        yield Footer(compact=True)  # ~25 keys: compact fits more of them; all are in the palette (ctrl+p)
 
     def on_mount(self) -> None:
         self.start()
+        self.set_interval(30, self.tick)  # session badges count down even when nothing is written
+
+    def tick(self) -> None:
+        now = self.inbox.now()
+        thread_list = self.query_one(ThreadList)
+        thread_list.now = now
+        thread_list.refresh()
+        if self.open_thread is not None:
+            composer = self.query_one(Composer)
+            composer.show_targets([replace(t, session=session_badge(self._last_inbound.get(t.thread_id), now))
+                                   for t in composer.targets], quota=composer.quota, keep=True)
 
     # ---- loading ----------------------------------------------------------------------------------------------
     @work(exclusive=True, group="load")
@@ -185,6 +198,7 @@ class InboxScreen(Screen[None]):
         contact = await self.inbox.contact(thread.contact_id)
         others = await self.inbox.contact_threads(thread.contact_id) or [thread]
         self.query_one(ContactPanel).show_contact(contact, others, current=thread.id, numbers=self.numbers, now=now)
+        self._last_inbound = {t.id: t.last_inbound_at for t in [thread, *others]}
         targets = [ComposeTarget(self.numbers.get(thread.channel, thread.channel), thread.id,
                                  session=session_badge(thread.last_inbound_at, now))]
         targets += [ComposeTarget(self.numbers.get(t.channel, t.channel), t.id,

@@ -174,7 +174,7 @@ async def test_view_switch_shows_counts_and_rows(seeded_db: Path):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         text = screen_text(pilot)
-        for label in ("All open  5", "All closed  1", "Sent  1", "Assigned to me  1", "Unassigned  3"):
+        for label in ("All open  5", "All closed  1", "Sent  1", "Assigned to me  1", "Unassigned  3", "WhatsApp  6"):
             assert label in text
         sidebar = app.screen.query_one(ViewSidebar)
         sidebar.focus()
@@ -289,7 +289,7 @@ async def test_new_custom_view_from_filters(seeded_db: Path):
         await settle(pilot)
         assert db_rows(seeded_db, "SELECT name, filters FROM custom_view") == [
             ("Support line", '{"source": ["whatsapp"], "channel": ["2220002"]}')]
-        assert "Support line  2" in screen_text(pilot)
+        assert "Support line  2" in screen_text(pilot) and "WhatsApp  6" in screen_text(pilot)
         assert sorted(thread_list(app).thread_at(i).id for i in range(thread_list(app).total)) == [4, 6]
 
 
@@ -337,3 +337,16 @@ async def test_a_long_thread_opens_on_its_newest_page_and_loads_older_on_scroll_
         shown.scroll_home(animate=False, immediate=True)
         await settle(pilot)
         assert len(shown.messages) == 458 and not shown.more_before
+
+
+async def test_session_badges_count_down_without_a_keypress(seeded_db: Path):
+    clock = [NOW]
+    app = WaboxApp(seeded_db, agent=AGENT, clock=lambda: clock[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_row(pilot, 4)  # Dan: 30 minutes left
+        assert "[30m left]" in screen_text(pilot)
+        clock[0] = NOW + 31 * 60
+        app.screen.tick()
+        await pilot.pause()
+        assert "[session closed]" in screen_text(pilot)
