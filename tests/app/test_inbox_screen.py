@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -350,3 +352,58 @@ async def test_session_badges_count_down_without_a_keypress(seeded_db: Path):
         app.screen.tick()
         await pilot.pause()
         assert "[session closed]" in screen_text(pilot)
+
+
+async def test_media_is_saved_and_opened_with_the_system_opener(seeded_db: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch):
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "abc123.jpg").write_bytes(b"\xff\xd8jpeg")
+    conn = sqlite3.connect(seeded_db)
+    with conn:
+        conn.execute("UPDATE message SET media_path = 'abc123.jpg' WHERE wamid = 'wamid.A4'")
+    conn.close()
+    home = tmp_path / "home"
+    (home / "Downloads").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    opened = []
+    monkeypatch.setattr("subprocess.Popen", lambda args, **kw: opened.append(args))
+    app = WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW, media_dir=media)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("tab", "k", "k", "k", "k")  # up to the image
+        assert pane(app).current.file_name == "receipt.jpg"
+        await pilot.press("S")
+        await pilot.pause()
+        assert (home / "Downloads" / "receipt.jpg").read_bytes() == b"\xff\xd8jpeg"
+        await pilot.press("O")
+        assert opened and opened[0][-1] == str(media / "abc123.jpg")
+
+
+async def test_compose_in_editor(seeded_db: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("VISUAL", "sh -c 'printf \"written in the editor\" > \"$0\"'")
+    app = make_app(seeded_db)
+    app.suspend = nullcontext  # type: ignore[method-assign]  # headless: nothing to hand the terminal to
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("r", *"draft", "ctrl+e")
+        await settle(pilot)
+        assert app.screen.query_one(Composer).area.text == "written in the editor"
+
+
+async def test_template_text_is_drawn_literally(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_row(pilot, 1)
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press(*"hostile", "enter", *"[@click=app.quit]")
+        await pilot.pause()
+        text = screen_text(pilot)
+        assert "Preview: [link=http://evil]click[/link] ␛[31m[@click=app.quit]" in text
+        assert "\x1b" not in text and app.is_running
