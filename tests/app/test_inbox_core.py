@@ -1,0 +1,90 @@
+"""core.inbox.Inbox without a screen: live changes, agent writes and their change log, custom views, veiling."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from core.inbox import QUARANTINED_PREVIEW, Inbox, ReplyRefused
+from core.store import Store
+from core.views import BUILTIN_BY_KEY
+from tests.app.helpers import AGENT, NOW, seed
+
+
+@pytest.fixture
+def seeded_db(tmp_path: Path) -> Path:
+    return seed(tmp_path / "wabox.db")
+
+
+@pytest.fixture
+async def inbox(seeded_db: Path):
+    store = await Store.open(seeded_db)
+    yield Inbox(store, agent=AGENT, clock=lambda: NOW)
+    await store.close()
+
+
+async def test_changes_yield_what_another_connection_committed(inbox: Inbox, seeded_db: Path):
+    changes = inbox.changes(poll=0.01)
+    pending = asyncio.ensure_future(changes.__anext__())
+    await asyncio.sleep(0.05)
+    conn = sqlite3.connect(seeded_db)
+    with conn:
+        conn.execute("INSERT INTO message(thread_id, channel, direction, type, text, timestamp)"
+                     " VALUES (2, '1110001', 'in', 'text', 'hi', ?)", (NOW,))
+        conn.execute("INSERT INTO message(thread_id, channel, direction, type, text, timestamp)"
+                     " VALUES (3, '1110001', 'in', 'text', 'hi', ?)", (NOW,))
+        conn.executemany("INSERT INTO change_log(kind, thread_id, at) VALUES ('message', ?, 0)", [(2,), (3,)])
+    conn.close()
+    got = await asyncio.wait_for(pending, 2)
+    assert got.thread_ids == {2, 3} and got.kinds == {"message"}
+    assert got.new_inbound == (3,)  # thread 2 is marek's: no toast for this agent
+    await inbox.close([5])  # our own write shows up too
+    got = await asyncio.wait_for(changes.__anext__(), 2)
+    assert got.thread_ids == {5} and got.kinds == {"thread"} and got.new_inbound == ()
+    await changes.aclose()
+
+
+async def test_agent_writes_log_their_changes(inbox: Inbox):
+    await inbox.assign([1, 3], owner="ola")
+    await inbox.assign([1], team="Support")
+    await inbox.assign([3], owner="")
+    await inbox.mark_unread(4)
+    rows = await inbox.store.fetchall("SELECT id, owner, team, unread FROM thread WHERE id IN (1, 3, 4) ORDER BY id")
+    assert [tuple(r) for r in rows] == [(1, "ola", "Support", 2), (3, None, None, 1), (4, "tester", None, 1)]
+    logged = await inbox.store.fetchall("SELECT kind, thread_id FROM change_log ORDER BY seq")
+    assert [tuple(r) for r in logged] == [("thread", 1), ("thread", 3), ("thread", 1), ("thread", 3), ("thread", 4)]
+
+
+async def test_custom_views_are_validated_and_shared(inbox: Inbox):
+    view = await inbox.create_view("Unread with files", {"unread": True, "has_attachment": True})
+    assert view.key.startswith("custom:") and await inbox.count(view) == 0
+    with pytest.raises(ReplyRefused, match="already exists"):
+        await inbox.create_view("Unread with files", {})
+    with pytest.raises(ReplyRefused, match="Unknown filter: colour"):
+        await inbox.create_view("Odd", {"colour": "red"})
+    names = [v.name for v in await inbox.views()]
+    assert names[-2:] == ["WhatsApp", "Unread with files"]
+
+
+async def test_quarantined_last_message_is_veiled_in_previews(inbox: Inbox):
+    rows = await inbox.threads(BUILTIN_BY_KEY["open"])
+    assert {t.id: t.preview for t in rows}[6] == QUARANTINED_PREVIEW
+    assert (await inbox.thread(6)).preview == QUARANTINED_PREVIEW
+
+
+async def test_templates_are_approved_only_and_quota_is_this_month(inbox: Inbox):
+    assert [t.name for t in await inbox.templates()] == ["hostile_tpl", "order_update"]
+    assert [t.name for t in await inbox.templates("order")] == ["order_update"]
+    quota = await inbox.quota()
+    assert (quota.used, quota.quota, quota.left) == (1, 1000, 999)
+
+
+async def test_settings_default_on_and_persist(inbox: Inbox):
+    assert await inbox.settings() == {"notify.toast": True, "notify.bell": True}
+    await inbox.set_setting("notify.bell", False)
+    assert await inbox.settings() == {"notify.toast": True, "notify.bell": False}
+    with pytest.raises(KeyError):
+        await inbox.set_setting("notify.fireworks", True)
