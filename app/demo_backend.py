@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -53,6 +54,7 @@ async def run(db: Path, port: int, sim_port: int, customers: bool) -> None:
                             "display_phone_number": c.display_phone_number, "verified_name": c.name}
                            for c in channels],
         )
+        _teach_the_seeded_world(sim.state.world, db)
         async with serve_asgi(sim, "127.0.0.1", sim_port) as bound_sim_port:
             config = demo_config(db, bound_sim_port)
             tasks = [asyncio.create_task(job) for job in background_tasks(config, made_up, db)]
@@ -68,6 +70,19 @@ async def run(db: Path, port: int, sim_port: int, customers: bool) -> None:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _teach_the_seeded_world(world, db: Path) -> None:
+    """The seeded customers wrote "before" the simulator started: give it their windows and names, so it answers
+    replies to them the way Meta would (inside 24 h: accepted; after: 131047) and they can write back."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT t.channel, t.wa_id, t.last_inbound_at, c.name FROM thread t"
+                            " LEFT JOIN contact c ON c.id = t.contact_id WHERE t.wa_id IS NOT NULL").fetchall()
+    for channel, wa_id, last_inbound_at, name in rows:
+        if last_inbound_at:
+            world.last_inbound[(channel, wa_id)] = float(last_inbound_at)
+        if name:
+            world.names[wa_id] = name
 
 
 def main(argv: list[str] | None = None) -> int:

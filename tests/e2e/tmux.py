@@ -14,7 +14,10 @@ class Tmux:
         if shutil.which("tmux") is None:
             raise RuntimeError("tmux is not installed")
         self.name = f"wabox-e2e-{uuid.uuid4().hex[:8]}"
-        exports = " ".join(f"{k}={_quote(v)}" for k, v in (env or {}).items())
+        # Under pytest the program inside the pane has been seen to read 80x24 instead of the pane's size:
+        # COLUMNS/LINES pin what it sees to the pane we made.
+        env = {"COLUMNS": str(width), "LINES": str(height), **(env or {})}
+        exports = " ".join(f"{k}={_quote(v)}" for k, v in env.items())
         shell = f"{exports} exec {' '.join(_quote(part) for part in command)}".strip()
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), shell],
                        check=True)

@@ -1,0 +1,39 @@
+"""The demo database holds every state an agent meets (F25)."""
+
+from __future__ import annotations
+
+import time
+
+from core.demo_seed import seed_demo
+from core.store import Store
+
+
+async def test_the_demo_seed_has_every_state(tmp_path):
+    now = int(time.time())
+    store = await Store.open(tmp_path / "demo.db")
+    try:
+        await seed_demo(store, now=now, agent="kasia", media_dir=tmp_path / "media")
+        scalar = store.scalar
+        assert 45 <= await scalar("SELECT count(*) FROM thread") <= 60
+        assert await scalar("SELECT count(*) FROM thread WHERE status = 'closed'") >= 3
+        assert await scalar("SELECT count(*) FROM thread WHERE owner = 'kasia'") >= 3
+        assert await scalar("SELECT count(*) FROM thread WHERE owner IS NULL") >= 3
+        sessions = [r[0] for r in await store.fetchall("SELECT last_inbound_at FROM thread WHERE status = 'open'")]
+        assert any(now - t < 3600 for t in sessions)                      # fresh
+        assert any(23 * 3600 <= now - t < 24 * 3600 for t in sessions)    # closing soon
+        assert any(now - t >= 24 * 3600 for t in sessions)                # over
+        kinds = {r[0] for r in await store.fetchall("SELECT DISTINCT type FROM message")}
+        assert {"text", "image", "audio", "video", "document", "sticker", "location", "contacts", "reaction",
+                "unsupported", "note"} <= kinds
+        assert await scalar("SELECT count(*) FROM message WHERE status = 'failed' AND error_code = 131047") == 1
+        assert {r[0] for r in await store.fetchall("SELECT DISTINCT status FROM message WHERE direction = 'out'"
+                                                   " AND type != 'note'")} >= {"read", "failed"}
+        assert await scalar("SELECT count(*) FROM message WHERE quarantined") == 2
+        paths = [r[0] for r in await store.fetchall("SELECT media_path FROM message WHERE media_id IS NOT NULL")]
+        assert paths and all((tmp_path / "media").joinpath(p.split("/")[-1]).exists() for p in paths)
+        # Anna was already a contact (stored with spaces): her thread found her instead of making a new one.
+        assert await scalar("SELECT count(*) FROM contact WHERE name = 'Anna Kowalska'") == 1
+        assert await scalar("SELECT c.email FROM thread t JOIN contact c ON c.id = t.contact_id"
+                            " WHERE c.name = 'Anna Kowalska'") == "anna.kowalska@example.pl"
+    finally:
+        await store.close()
