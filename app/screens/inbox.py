@@ -43,6 +43,8 @@ _ON_MESSAGE = {"reveal", "retry", "open_media", "save_media"}
 
 class InboxScreen(Screen[None]):
     AUTO_FOCUS = "ThreadList"
+    # Below 150 columns the contact panel gives its room to the conversation (i shows it); styles.tcss.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-medium"), (150, "-wide")]
     BINDINGS = [
         Binding("slash", "search", "Search", tooltip="Search messages, names and numbers in this view",
                 id="inbox.search"),
@@ -134,7 +136,11 @@ class InboxScreen(Screen[None]):
         self.views = await self.inbox.views()
         counts = await self.inbox.counts(self.views)
         key = self.view.key if self.view else "open"
-        self.query_one(ViewSidebar).show_views(self.views, counts, key)
+        sidebar = self.query_one(ViewSidebar)
+        if [v.key for v in sidebar.views] == [v.key for v in self.views]:
+            sidebar.update_counts(counts)  # keeps wherever the agent's highlight is
+        else:
+            sidebar.show_views(self.views, counts, key)
 
     async def _load_list(self, *, keep_cursor: bool = False) -> None:
         assert self.view is not None
@@ -498,7 +504,7 @@ class InboxScreen(Screen[None]):
         pane.show_metadata = not pane.show_metadata
 
     def action_toggle_contact(self) -> None:
-        self.toggle_class("-hide-contact")
+        self.toggle_class("-contact-toggled")
 
     def action_reveal(self) -> None:
         pane = self.query_one(ThreadPane)

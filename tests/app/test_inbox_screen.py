@@ -407,3 +407,17 @@ async def test_template_text_is_drawn_literally(seeded_db: Path):
         text = screen_text(pilot)
         assert "Preview: [link=http://evil]click[/link] ␛[31m[@click=app.quit]" in text
         assert "\x1b" not in text and app.is_running
+
+
+async def test_a_narrow_terminal_keeps_the_conversation_and_hides_the_contact_until_asked(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "Alice Nowak  via +1 555 0100" in text and "Where is my order?" in text
+        assert "alice@example.com" not in text
+        await pilot.press("i")
+        await pilot.pause()
+        assert "alice@example.com" in screen_text(pilot)
