@@ -67,6 +67,7 @@ class ThreadList(ScrollView, can_focus=True):
     def show(self, total: int, first_page: list[ThreadSummary], loader: Loader, *, now: float,
              numbers: dict[str, str], keep_cursor: bool = False, page_at: int = 0) -> None:
         """A new list (view, search, order) or a fresh read of the same one (`keep_cursor`)."""
+        previous = self.current.id if keep_cursor and self.current else None
         self._generation += 1
         self.total, self._loader, self.now, self.numbers = total, loader, now, numbers
         self._pages.clear()
@@ -76,6 +77,9 @@ class ThreadList(ScrollView, can_focus=True):
             self.selected.clear()
         self.virtual_size = Size(self.size.width, total * ROW_HEIGHT)
         self.cursor = min(self.cursor, max(total - 1, 0)) if keep_cursor else 0
+        moved = [i for i, t in enumerate(first_page) if t.id == previous]
+        if moved:  # a live update reordered the list: stay on the thread, not on the row number
+            self.cursor = page_at + moved[0]
         self.refresh()
 
     def thread_at(self, index: int) -> ThreadSummary | None:

@@ -125,3 +125,15 @@ async def test_a_one_megabyte_line_does_not_freeze_the_screen(seeded_db: Path):
         lines = [line.plain for _, line in app.screen.query_one(ThreadPane)._lines]
         assert any("980,006 more characters not drawn" in line for line in lines)
         assert "AAAAAAAAAA" in screen_text(pilot)
+
+
+async def test_the_cursor_stays_on_its_thread_when_a_live_update_reorders_the_list(seeded_db: Path):
+    app = WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW)
+    async with app.run_test(size=(160, 44)) as pilot:
+        await settle(pilot)
+        await pilot.press("j")  # Bob (row 1)
+        thread_list = app.screen.query_one(ThreadList)
+        assert thread_list.current.id == 2
+        another_process_writes(seeded_db, 6, "news from Dan")  # Dan jumps to the top
+        await wait_for(pilot, lambda: thread_list.thread_at(0) is not None and thread_list.thread_at(0).id == 6)
+        assert thread_list.current.id == 2 and thread_list.cursor == 2
