@@ -16,12 +16,11 @@ import asyncio
 import logging
 import os
 import secrets
-import signal
 import sqlite3
 import sys
 from pathlib import Path
 
-from core.asgi import serve_asgi
+from core.asgi import serve_asgi, until_stopped
 from core.config import ChannelConfig, Config, Secret, Secrets
 from core.demo_seed import DEMO_CHANNELS
 from core.server import create_receiver
@@ -62,11 +61,7 @@ async def run(db: Path, port: int, sim_port: int, customers: bool) -> None:
                 sim.state.world.customers_enabled = True
             print(f"ready receiver=http://127.0.0.1:{receiver_port} sim=http://127.0.0.1:{bound_sim_port}",
                   flush=True)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, stop.set)
-            await stop.wait()
+            await until_stopped()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -46,3 +47,12 @@ def _has(module: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+async def until_stopped() -> None:
+    """Wait for SIGTERM or SIGINT: how `wabox serve`, `wabox sim` and the demo back end know to shut down."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()

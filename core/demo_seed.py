@@ -69,19 +69,10 @@ def _wamid(rng: random.Random, wa_id: str) -> str:
     return "wamid." + base64.b64encode(raw).decode()
 
 
-def _envelope(channel: DemoChannel, *, contacts: list | None = None, messages: list | None = None,
-              statuses: list | None = None) -> dict:
-    value: dict = {"messaging_product": "whatsapp",
-                   "metadata": {"display_phone_number": channel.display_phone_number,
-                                "phone_number_id": channel.phone_number_id}}
-    if contacts:
-        value["contacts"] = contacts
-    if messages:
-        value["messages"] = messages
-    if statuses:
-        value["statuses"] = statuses
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": channel.waba_id, "changes": [{"value": value, "field": "messages"}]}]}
+def _envelope(channel: DemoChannel, **parts: list) -> dict:
+    number = {"id": channel.phone_number_id, "waba_id": channel.waba_id,
+              "display_phone_number": channel.display_phone_number}
+    return webhooks.envelope(number, **parts)
 
 
 @dataclass

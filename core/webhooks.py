@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -230,8 +229,20 @@ def _channel_error(e: dict, channel: str | None, waba_id: str | None) -> Channel
                         message=_str(e.get("message")), details=_str((e.get("error_data") or {}).get("details")))
 
 
-def payload_json(event: InboundMessage) -> str:
-    return json.dumps(event.payload, ensure_ascii=False, separators=(",", ":"))
+def envelope(number: dict, *, contacts: list | None = None, messages: list | None = None,
+             statuses: list | None = None) -> dict:
+    """A `messages` webhook body as Meta sends it; `number` has id, waba_id and display_phone_number."""
+    value: dict = {"messaging_product": "whatsapp",
+                   "metadata": {"display_phone_number": number["display_phone_number"],
+                                "phone_number_id": number["id"]}}
+    if contacts:
+        value["contacts"] = contacts
+    if messages:
+        value["messages"] = messages
+    if statuses:
+        value["statuses"] = statuses
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": number["waba_id"], "changes": [{"value": value, "field": "messages"}]}]}
 
 
 def _str(value: Any) -> str | None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import time
 
 from app.commands._common import CommandError, config_from, fail
-from core.asgi import serve_asgi
+from core.asgi import serve_asgi, until_stopped
 from core.config import Config, ConfigError, Secrets, load_secrets
 from core.server import create_receiver
 from core.service import background_tasks, media_hook
@@ -43,11 +42,7 @@ async def serve(config: Config, secrets: Secrets, host: str, port: int, *, sende
     async with serve_asgi(receiver, host, port, log_level="info") as bound:
         log.info("receiving webhooks on http://%s:%d/webhook (database %s)", host, bound, config.db)
         tasks = [asyncio.create_task(job) for job in (background_tasks(config, secrets, config.db) if sender else [])]
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
+        await until_stopped()
         log.info("stopping")
         for task in tasks:
             task.cancel()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 
 from app.commands._common import CommandError, config_from, fail
-from core.asgi import serve_asgi
+from core.asgi import serve_asgi, until_stopped
 from core.config import ConfigError, load_secrets
 from core.simulator import create_simulator
 
@@ -21,11 +20,7 @@ async def _run(args: argparse.Namespace, app_secret: str, access_token: str, num
         logging.getLogger("wabox.sim").info(
             "Cloud API simulator on http://%s:%d/v23.0 (control API under /_sim/), webhooks to %s",
             args.host, port, args.webhook_url)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
+        await until_stopped()
 
 
 def run(args: argparse.Namespace) -> int:

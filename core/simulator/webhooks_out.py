@@ -9,24 +9,11 @@ import logging
 
 import httpx
 
-from core.webhooks import sign
+from core.webhooks import envelope, sign
+
+__all__ = ["WebhookSender", "envelope"]
 
 log = logging.getLogger("wabox.simulator")
-
-
-def envelope(number: dict, *, contacts: list | None = None, messages: list | None = None,
-             statuses: list | None = None) -> dict:
-    value: dict = {"messaging_product": "whatsapp",
-                   "metadata": {"display_phone_number": number["display_phone_number"],
-                                "phone_number_id": number["id"]}}
-    if contacts:
-        value["contacts"] = contacts
-    if messages:
-        value["messages"] = messages
-    if statuses:
-        value["statuses"] = statuses
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": number["waba_id"], "changes": [{"value": value, "field": "messages"}]}]}
 
 
 class WebhookSender:
