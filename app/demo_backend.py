@@ -24,7 +24,7 @@ from core.asgi import serve_asgi, until_stopped
 from core.config import ChannelConfig, Config, Secret, Secrets
 from core.demo_seed import DEMO_CHANNELS
 from core.server import create_receiver
-from core.service import background_tasks
+from core.service import background_tasks, media_hook
 from core.simulator import create_simulator
 
 
@@ -42,8 +42,14 @@ async def run(db: Path, port: int, sim_port: int, customers: bool) -> None:
                       access_token=Secret("DEMO-" + secrets.token_hex(16)))
     channels = tuple(ChannelConfig(c.name, c.waba_id, c.phone_number_id, c.display_phone_number)
                      for c in DEMO_CHANNELS)
+    download: dict = {}  # the media downloader needs the simulator's address, known only once it listens
+
+    async def on_committed(messages) -> None:
+        if "hook" in download:
+            await download["hook"](messages)
+
     receiver = create_receiver(db, app_secret=made_up.app_secret.reveal(), verify_token=made_up.verify_token.reveal(),
-                               channels={c.phone_number_id for c in channels})
+                               channels={c.phone_number_id for c in channels}, on_committed=on_committed)
     # The receiver first: the simulator needs its URL to send webhooks to; the receiver needs nothing of the sim.
     async with serve_asgi(receiver, "127.0.0.1", port) as receiver_port:
         sim = create_simulator(
@@ -56,6 +62,7 @@ async def run(db: Path, port: int, sim_port: int, customers: bool) -> None:
         _teach_the_seeded_world(sim.state.world, db)
         async with serve_asgi(sim, "127.0.0.1", sim_port) as bound_sim_port:
             config = demo_config(db, bound_sim_port)
+            download["hook"] = media_hook(config, made_up)
             tasks = [asyncio.create_task(job) for job in background_tasks(config, made_up, db)]
             if customers:
                 sim.state.world.customers_enabled = True

@@ -88,14 +88,17 @@ def media_hook(config: Config, secrets: Secrets) -> OnCommitted | None:
     """Downloads each new inbound media file right after its webhook is committed."""
     if not secrets.access_token:
         return None
-    state: dict[str, Any] = {}
 
     async def download(messages: list[InboundMessage]) -> None:
-        if "store" not in state:
-            state["store"] = await Store.open(config.db)
-            state["http"] = _http()
-        api = _api(config, secrets, state["http"])
-        for message in messages:
-            await download_inbound(state["store"], api, config.media_path, message)
+        # Its own connection and client for each batch: media arrives now and then, and nothing is left open
+        # (an unclosed aiosqlite connection keeps its thread, and so the process, alive at shutdown).
+        store = await Store.open(config.db)
+        try:
+            async with _http() as http:
+                api = _api(config, secrets, http)
+                for message in messages:
+                    await download_inbound(store, api, config.media_path, message)
+        finally:
+            await store.close()
 
     return download
