@@ -421,3 +421,20 @@ async def test_a_narrow_terminal_keeps_the_conversation_and_hides_the_contact_un
         await pilot.press("i")
         await pilot.pause()
         assert "alice@example.com" in screen_text(pilot)
+
+
+async def test_the_palette_opens_a_thread_found_by_message_text(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"date")  # "Can I change the date?" — Bob's thread
+        for _ in range(20):
+            await pilot.pause(0.05)
+            if "Open thread: Bob Kowalski" in screen_text(pilot):
+                break
+        assert "Open thread: Bob Kowalski" in screen_text(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert pane(app).thread.id == 2
