@@ -82,6 +82,7 @@ class NewViewPrompt(_Prompt):
             yield Input(placeholder="source (e.g. whatsapp)", id="view-source")
             yield Input(placeholder="connected number ids, comma-separated", id="view-channel")
             yield Input(placeholder="owner: agent names, 'me', or 'none' for unassigned", id="view-owner")
+            yield Input(placeholder="team names, comma-separated", id="view-team")
             yield Input(placeholder="status: open / closed / any", id="view-status")
             with Horizontal(classes="prompt-checks"):
                 yield Checkbox("unread only", id="view-unread")
@@ -109,6 +110,8 @@ class NewViewPrompt(_Prompt):
             filters["channel"] = channel
         if owner := listed("#view-owner"):
             filters["owner"] = None if owner == ["none"] else owner
+        if team := listed("#view-team"):
+            filters["team"] = team
         status = self.query_one("#view-status", Input).value.strip().lower()
         if status in ("open", "closed"):
             filters["status"] = status
