@@ -90,7 +90,7 @@ class Sender:
     def __init__(self, store: Store, api: CloudApi, *, owner: str, rate_per_second: float = 80.0,
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, lease_seconds: float = 30.0,
-                 concurrency: int = 16, backoff: Backoff | Callable[[int, CloudApiError], float] = Backoff(),
+                 concurrency: int = 8, backoff: Backoff | Callable[[int, CloudApiError], float] = Backoff(),
                  rng: random.Random | None = None,
                  on_unknown_template: Callable[[], Awaitable[None]] | None = None, idle: float = 0.2) -> None:
         self.store, self.api, self.owner = store, api, owner
@@ -135,12 +135,23 @@ class Sender:
             for task in running:
                 task.cancel()
 
+    async def _write(self, fn, *args):
+        """store.write, again after a moment if SQLite says "locked": a reader sharing this connection can hold an
+        old snapshot for an instant, and losing a send's answer to that would make it look in doubt."""
+        for attempt in range(6):
+            try:
+                return await self.store.write(fn, *args)
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == 5:
+                    raise
+                await self.sleep(0.01 * 2 ** attempt)
+
     # --- claiming -------------------------------------------------------------------------------------------
 
     async def claim(self, limit: int) -> list[Claimed]:
         now = self.clock()
         paused = [channel for channel, until in self.paused.items() if until > now]
-        return await self.store.write(_claim, self.owner, now, self.lease_seconds, limit, paused)
+        return await self._write(_claim, self.owner, now, self.lease_seconds, limit, paused)
 
     # --- one row --------------------------------------------------------------------------------------------
 
@@ -157,8 +168,8 @@ class Sender:
             await self._failed_attempt(row, error)
             return
         if self.paused.pop(row.channel, None) is not None:
-            await self.store.write(_set_health, row.channel, "ok", int(self.clock()))
-        await self.store.write(_sent, row, self.owner, result.wamid, int(self.clock()))
+            await self._write(_set_health, row.channel, "ok", int(self.clock()))
+        await self._write(_sent, row, self.owner, result.wamid, int(self.clock()))
 
     async def _with_uploaded_media(self, row: Claimed, request: dict) -> dict:
         path = Path(row.media_file or "")
@@ -176,7 +187,7 @@ class Sender:
         if error.token_invalid:
             self.paused[row.channel] = now + self.backoff.token_pause
             log.error("channel %s: the access token was refused (%s); sending paused", row.channel, error.code)
-            await self.store.write(_token_refused, row, self.owner, error, now + self.backoff.token_pause, int(now))
+            await self._write(_token_refused, row, self.owner, error, now + self.backoff.token_pause, int(now))
             return
         if error.code == TEMPLATE_MISSING and self.on_unknown_template is not None:
             try:
@@ -188,7 +199,7 @@ class Sender:
                 # The request may have reached Meta: wait for its status webhook before any resend.
                 wait = self._delay(row.attempts, error) if self._delay else max(
                     self.backoff.in_doubt_wait, self.backoff.delay(row.attempts, self.rng))
-                await self.store.write(_in_doubt, row, self.owner, error, now + wait)
+                await self._write(_in_doubt, row, self.owner, error, now + wait)
                 return
             if self._delay:
                 wait = self._delay(row.attempts, error)
@@ -196,9 +207,9 @@ class Sender:
                 wait = self.backoff.pair_delay(row.attempts, self.rng)
             else:
                 wait = self.backoff.delay(row.attempts, self.rng)
-            await self.store.write(_retry_later, row, self.owner, error, now + wait)
+            await self._write(_retry_later, row, self.owner, error, now + wait)
             return
-        await self.store.write(_failed, row, self.owner, error, int(now))
+        await self._write(_failed, row, self.owner, error, int(now))
 
 
 # --- the writes (each runs in one transaction on the store's thread) --------------------------------------
