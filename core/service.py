@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 
 from core.cloudapi import CloudApi, CloudApiError
+from core.channels import refresh_health
 from core.config import Config, Secrets
 from core.media import download_inbound
 from core.outbox import Sender
@@ -25,6 +27,7 @@ from core.webhooks import InboundMessage
 
 log = logging.getLogger("wabox.service")
 TEMPLATE_SYNC_SECONDS = 15 * 60
+HEALTH_REFRESH_SECONDS = 5 * 60
 
 
 def _api(config: Config, secrets: Secrets, http: httpx.AsyncClient) -> CloudApi:
@@ -77,11 +80,31 @@ async def _sync_quietly(store: Store, api: CloudApi, wabas: set[str]) -> None:
         log.warning("template sync failed: %s", error)
 
 
+async def run_health_refresh(config: Config, secrets: Secrets, store_path: Path) -> None:
+    """Quality rating, tier and token state of every number, now and every few minutes (`wabox channels`)."""
+    numbers = [c.phone_number_id for c in config.channels]
+    if not numbers:
+        return
+    store = await Store.open(store_path)
+    try:
+        async with _http() as http:
+            api = _api(config, secrets, http)
+            while True:
+                try:
+                    await refresh_health(store, api, numbers, now=time.time())
+                except Exception:  # a refresh failing must not stop the next one
+                    log.exception("channel health refresh failed")
+                await asyncio.sleep(HEALTH_REFRESH_SECONDS)
+    finally:
+        await store.close()
+
+
 def background_tasks(config: Config, secrets: Secrets, store_path: Path) -> list[Coroutine[Any, Any, None]]:
     """Coroutines that run as long as `wabox serve` does."""
     if not secrets.access_token:
         return []
-    return [run_sender(config, secrets, store_path), run_template_sync(config, secrets, store_path)]
+    return [run_sender(config, secrets, store_path), run_template_sync(config, secrets, store_path),
+            run_health_refresh(config, secrets, store_path)]
 
 
 def media_hook(config: Config, secrets: Secrets) -> OnCommitted | None:
