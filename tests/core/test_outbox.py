@@ -244,3 +244,32 @@ async def test_media_is_uploaded_then_sent_by_id(store, anna, tmp_path):
     await Sender(store, api, owner="m", backoff=FAST).run_once()
     assert len(uploads) == 1 and b"image/jpeg" in uploads[0].content
     assert graph.sent[0]["image"] == {"caption": "Proszę", "id": "media-77"}
+
+
+async def test_the_pair_rate_limit_waits_at_least_six_seconds_for_that_customer_only(store, anna):
+    other = await sending.thread_for_number(store, CHANNEL_A, "+48 501 000 111", now=IN_SESSION)
+    await store.write(lambda db: db.execute("UPDATE thread SET last_inbound_at = ? WHERE id = ?",
+                                            (LAST_INBOUND, other)))
+    await queue(store, anna, "do Anny")
+    await queue(store, other, "do kogoś innego")
+    graph = Graph((429, 131056, "(Business Account, Consumer Account) pair rate limit hit", None))
+    s = Sender(store, graph.api(), owner="s", rate_per_second=1000, rng=random.Random(1))  # real Backoff
+    started = s.clock()
+    assert await s.run_once() == 2
+    anna_row = await row(store, "SELECT state, next_attempt_at, error_code FROM outbox WHERE id = 1")
+    assert anna_row["state"] == "queued" and anna_row["error_code"] == 131056
+    assert anna_row["next_attempt_at"] - started >= 6
+    assert (await row(store, "SELECT state FROM outbox WHERE id = 2")) == {"state": "sent"}
+
+
+async def test_an_unknown_template_fails_the_row_and_asks_for_a_template_sync(store, anna):
+    await queue(store, anna, "x")
+    synced: list[bool] = []
+
+    async def resync() -> None:
+        synced.append(True)
+
+    graph = Graph((404, 132001, "(#132001) Template name does not exist in the translation", "order_update pl_PL"))
+    await sender(store, graph, on_unknown_template=resync).run_once()
+    assert synced == [True]
+    assert (await row(store, "SELECT state, error_code FROM outbox")) == {"state": "failed", "error_code": 132001}
