@@ -116,9 +116,10 @@ class ThreadPane(ScrollView, can_focus=True):
         self._width = width
         by_wamid = {m.wamid: m for m in self.messages if m.wamid}
         reactions: dict[str, list[ChatMessage]] = {}
-        for m in self.messages:
+        for m in self.messages:  # a customer's newer reaction replaces their older one; "" removes it
             if m.type is MessageType.REACTION and m.context_wamid in by_wamid:
-                reactions.setdefault(m.context_wamid, []).append(m)
+                mine = [r for r in reactions.get(m.context_wamid, []) if r.direction is not m.direction]
+                reactions[m.context_wamid] = mine + ([m] if m.text else [])
         lines: list[tuple[int, Content]] = []
         starts: list[int] = []
         if self.more_before:

@@ -61,3 +61,18 @@ async def test_veil_failed_reason_and_reactions():
         assert "reactions: ❤" in text
         pane.reveal(1)
         assert "card 4111 1111 1111 1111" in text_of(pane)
+
+
+async def test_a_newer_reaction_replaces_the_older_and_an_empty_one_removes_it():
+    app = PaneApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        pane = app.query_one(ThreadPane)
+        first = message(1, direction=Direction.OUT, text="our offer")
+        pane.show_thread(THREAD, [first, message(2, type=MessageType.REACTION, text="👍", context_wamid="wamid.1"),
+                                  message(3, type=MessageType.REACTION, text="❤", context_wamid="wamid.1")],
+                         more_before=False, now=NOW)
+        assert "reactions: ❤" in text_of(pane) and "👍" not in text_of(pane)
+        pane.show_thread(THREAD, [first, message(2, type=MessageType.REACTION, text="👍", context_wamid="wamid.1"),
+                                  message(3, type=MessageType.REACTION, text="", context_wamid="wamid.1")],
+                         more_before=False, now=NOW)
+        assert "reactions" not in text_of(pane)
