@@ -117,12 +117,10 @@ def parse(payload: Any) -> list[Event]:
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
         raise ParseError("not a webhook body: no entry[] list")
     events: list[Event] = []
-    for entry in payload["entry"]:
-        if not isinstance(entry, dict):
-            continue
+    for entry in _dicts(payload["entry"]):
         waba_id = _str(entry.get("id"))
-        for change in entry.get("changes") or []:
-            if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
+        for change in _dicts(entry.get("changes")):
+            if not isinstance(change.get("value"), dict):
                 continue
             value = change["value"]
             name = str(change.get("field") or "")
@@ -134,27 +132,25 @@ def parse(payload: Any) -> list[Event]:
 
 
 def _parse_messages_value(value: dict, waba_id: str | None) -> list[Event]:
-    channel = _str((value.get("metadata") or {}).get("phone_number_id"))
+    channel = _str(_dict(value.get("metadata")).get("phone_number_id"))
     events: list[Event] = []
     names = {}
-    for contact in value.get("contacts") or []:
-        if isinstance(contact, dict):
-            name = _str((contact.get("profile") or {}).get("name"))
-            for key in (_str(contact.get("wa_id")), _str(contact.get("user_id"))):
-                if key:
-                    names[key] = name
-    for error in value.get("errors") or []:
-        if isinstance(error, dict):
-            events.append(_channel_error(error, channel, waba_id))
+    for contact in _dicts(value.get("contacts")):
+        name = _str(_dict(contact.get("profile")).get("name"))
+        for key in (_str(contact.get("wa_id")), _str(contact.get("user_id"))):
+            if key:
+                names[key] = name
+    for error in _dicts(value.get("errors")):
+        events.append(_channel_error(error, channel, waba_id))
     if channel is None:
-        if value.get("messages") or value.get("statuses"):
+        if _dicts(value.get("messages")) or _dicts(value.get("statuses")):
             raise ParseError("messages or statuses without metadata.phone_number_id")
         return events
-    for message in value.get("messages") or []:
-        if isinstance(message, dict) and _str(message.get("id")):
+    for message in _dicts(value.get("messages")):
+        if _str(message.get("id")):
             events.append(_inbound(message, channel, waba_id, names))
-    for status in value.get("statuses") or []:
-        if isinstance(status, dict) and _str(status.get("id")):
+    for status in _dicts(value.get("statuses")):
+        if _str(status.get("id")):
             events.append(_status(status, channel))
     return events
 
@@ -181,9 +177,9 @@ def _inbound(m: dict, channel: str, waba_id: str | None, names: dict[str, str | 
         text = " · ".join(p for p in (_str(body.get("name")), _str(body.get("address"))) if p)
     elif raw_type == "contacts":
         cards = content if isinstance(content, list) else []
-        text = ", ".join(_str((c.get("name") or {}).get("formatted_name")) or "?" for c in cards if isinstance(c, dict))
+        text = ", ".join(_str(_dict(c.get("name")).get("formatted_name")) or "?" for c in _dicts(cards))
     elif raw_type == "interactive":
-        reply = body.get(_str(body.get("type")) or "") or {}
+        reply = _dict(body.get(_str(body.get("type")) or ""))
         text = _str(reply.get("title")) or _str(reply.get("body")) or ""
         if _str(body.get("type")) == "nfm_reply":
             text = _str(reply.get("body")) or "Flow response"
@@ -193,7 +189,7 @@ def _inbound(m: dict, channel: str, waba_id: str | None, names: dict[str, str | 
         text = _str(body.get("emoji")) or ""  # missing or "" both mean the reaction was taken back
         context = {"id": body.get("message_id")}
     elif raw_type == "order":
-        items = body.get("product_items") or []
+        items = _dicts(body.get("product_items"))
         text = _str(body.get("text")) or f"Order: {len(items)} item(s)"
     elif raw_type == "system":
         text = _str(body.get("body")) or ""
@@ -211,14 +207,14 @@ def _inbound(m: dict, channel: str, waba_id: str | None, names: dict[str, str | 
 
 
 def _status(s: dict, channel: str) -> StatusUpdate:
-    error = next((e for e in s.get("errors") or [] if isinstance(e, dict)), None)
+    error = next(iter(_dicts(s.get("errors"))), None)
     return StatusUpdate(
         channel=channel, wamid=_str(s["id"]) or "", status=(_str(s.get("status")) or "unknown").lower(),
         timestamp=_int(s.get("timestamp")) or 0, recipient_id=_str(s.get("recipient_id")),
         callback_data=_str(s.get("biz_opaque_callback_data")),
         error_code=_int(error.get("code")) if error else None,
         error_title=(_str(error.get("title")) or _str(error.get("message"))) if error else None,
-        error_details=_str((error.get("error_data") or {}).get("details")) if error else None,
+        error_details=_str(_dict(error.get("error_data")).get("details")) if error else None,
         pricing=s.get("pricing") if isinstance(s.get("pricing"), dict) else None,
         conversation=s.get("conversation") if isinstance(s.get("conversation"), dict) else None,
     )
@@ -226,7 +222,7 @@ def _status(s: dict, channel: str) -> StatusUpdate:
 
 def _channel_error(e: dict, channel: str | None, waba_id: str | None) -> ChannelError:
     return ChannelError(channel=channel, waba_id=waba_id, code=_int(e.get("code")), title=_str(e.get("title")),
-                        message=_str(e.get("message")), details=_str((e.get("error_data") or {}).get("details")))
+                        message=_str(e.get("message")), details=_str(_dict(e.get("error_data")).get("details")))
 
 
 def envelope(number: dict, *, contacts: list | None = None, messages: list | None = None,
@@ -252,7 +248,18 @@ def _str(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
+    """An integer SQLite can store, else None (Meta sends strings; odd bodies may send floats, inf or 10**30)."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if -2**63 <= number < 2**63 else None
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[dict]:
+    """The dict items of a list; anything else (a string, a number, one object) counts as no items."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
