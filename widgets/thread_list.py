@@ -102,7 +102,7 @@ class ThreadList(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         _, scroll_y = self.scroll_offset
         row, part = divmod(scroll_y + y, ROW_HEIGHT)
-        width = self.size.width
+        width = self.scrollable_content_region.width  # not size.width: the scrollbar takes the last columns
         if row >= self.total:
             return Strip.blank(width, self.rich_style)
         thread = self.thread_at(row)
