@@ -63,7 +63,8 @@ def where(view: View, agent: str) -> tuple[str, dict[str, Any]]:
 
 def fts_query(text: str) -> str | None:
     """User text as an FTS5 query of quoted terms (the last one a prefix): never FTS syntax from the user."""
-    terms = [t for t in re.split(r"\s+", text.strip()) if t]
+    # Control characters split terms: a NUL inside a quoted FTS5 string ends it early ("unterminated string").
+    terms = [t for t in re.split(r"[\s\x00-\x1f\x7f]+", text) if t]
     if not terms:
         return None
     quoted = ['"' + t.replace('"', '""') + '"' for t in terms]

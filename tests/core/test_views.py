@@ -1,0 +1,62 @@
+"""core.views: filters become parameterised SQL; user search text never becomes FTS or SQL syntax."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from core.model import View
+from core.views import BUILTIN_BY_KEY, fts_query, search_clause, where
+
+
+def custom(filters: dict) -> View:
+    return View("custom:1", "Custom", filters, builtin=False)
+
+
+def test_builtin_views_are_the_five_of_f4():
+    assert list(BUILTIN_BY_KEY) == ["open", "closed", "sent", "mine", "unassigned"]
+
+
+def test_me_is_the_agent_and_every_value_is_a_parameter():
+    clause, params = where(custom({"owner": ["me", "o'brien; DROP TABLE thread"], "channel": [123],
+                                   "status": "open", "unread": True}), "kasia")
+    assert "kasia" not in clause and "DROP" not in clause and "123" not in clause
+    assert set(params.values()) == {"kasia", "o'brien; DROP TABLE thread", "123", "open"}
+    assert "t.unread > 0" in clause
+
+
+def test_unassigned_is_owner_null_and_an_empty_list_matches_nothing():
+    assert "t.owner IS NULL" in where(BUILTIN_BY_KEY["unassigned"], "kasia")[0]
+    assert where(custom({"team": [], "owner": []}), "kasia")[0] == "0"
+    assert where(custom({"source": ["sms"]}), "kasia")[0] == "0"
+    assert where(custom({"source": ["whatsapp"]}), "kasia")[0] == "1"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("zamów", '"zamów"*'),
+    ('a" OR b', '"a""" "OR" "b"*'),
+    ("NEAR(x y)", '"NEAR(x" "y)"*'),
+    ("  ", None),
+    ("\x00", None),
+    ("col:x\x00y", '"col:x" "y"*'),
+])
+def test_search_text_is_quoted_terms_with_a_prefix_on_the_last(text, expected):
+    assert fts_query(text) == expected
+
+
+@pytest.mark.parametrize("text", ['"', "*", "NEAR(", "a OR b", "-x", "^", "col:x", "()", "\x00", "' OR 1=1 --",
+                                  "\u202e", "AND", "x" * 500])
+def test_any_search_text_is_a_valid_fts5_query(text):
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE message_fts USING fts5(text)")
+    db.execute("INSERT INTO message_fts(text) VALUES ('hello world')")
+    query = fts_query(text)
+    if query is not None:
+        assert db.execute("SELECT count(*) FROM message_fts WHERE message_fts MATCH ?", (query,)).fetchone()[0] == 0
+
+
+def test_digits_also_match_the_customers_number():
+    clause, params = search_clause("+48 601-234")
+    assert "t.wa_id LIKE :digits" in clause and params["digits"] == "%48601234%"
+    assert "digits" not in search_clause("order 12")[1]  # a word with a number is not a phone search
