@@ -167,8 +167,9 @@ def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: st
         try:
             events = webhooks.parse(json.loads(raw))
             note = None
-        except (ValueError, UnicodeDecodeError) as error:  # signed but unreadable: a retry would not fix it
-            log.error("signed webhook body did not parse (%s); kept raw", error)
+        except (ValueError, RecursionError) as error:  # signed but unreadable (bad JSON, bad UTF-8, nested
+            # too deep for json.loads, not a webhook envelope): a retry would not fix it
+            log.error("signed webhook body did not parse (%s); kept raw", type(error).__name__)
             events, note = None, f"did not parse: {error}"[:1000]
         try:
             await state["writer"].submit(raw, events, note)

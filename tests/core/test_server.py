@@ -109,7 +109,9 @@ async def test_a_body_over_3_mb_is_refused(receiver):
     assert response.status_code == 413 and await count(db, "raw_event") == 0
 
 
-@pytest.mark.parametrize("raw", [b"not json at all", b'{"object": "whatsapp_business_account"}', b"[1, 2]"])
+@pytest.mark.parametrize("raw", [b"not json at all", b'{"object": "whatsapp_business_account"}', b"[1, 2]",
+                                 b'{"entry": "\xff\xfe"}', b"[" * 100_000 + b"]" * 100_000],
+                         ids=["text", "no-entry", "list", "bad-utf8", "nested-too-deep"])
 async def test_a_signed_body_that_does_not_parse_is_kept_raw_and_answered_200(receiver, raw):
     http, db = receiver
     response = await http.post("/webhook", content=raw, headers=signed(raw))
