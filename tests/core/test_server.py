@@ -154,3 +154,19 @@ async def test_healthz(receiver):
     http, _ = receiver
     response = await http.get("/healthz")
     assert response.status_code == 200 and response.json()["ok"] is True
+
+
+@pytest.mark.parametrize("env, missing", [({}, "app_secret and verify_token"),
+                                          ({"WABOX_APP_SECRET": APP_SECRET}, "verify_token")])
+def test_serve_refuses_to_start_without_its_secrets(tmp_path, env, missing):
+    import os
+    import subprocess
+    import sys
+
+    from tests.core.receiver_process import free_port, write_config
+    config = write_config(tmp_path, {"209837465112233": "48221234567"})
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WABOX_")}
+    done = subprocess.run([sys.executable, "-m", "app.cli", "serve", "--config", str(config), "--port",
+                           str(free_port())], env={**clean, **env}, capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0 and f"without {missing}" in done.stderr
+    assert APP_SECRET not in done.stdout + done.stderr
