@@ -165,7 +165,10 @@ class ThreadPane(ScrollView, can_focus=True):
             out.append(Content.assemble(("↳ replying to: ", "dim italic"), quote.stylize("italic")))
         out.extend(self._body(m, room))
         if m.status is DeliveryStatus.FAILED:
-            reason = " — ".join(p for p in (m.error_title, m.error_details) if p) or "no reason given"
+            title = m.error_title or ""
+            if m.error_code is not None:  # Graph's own message already starts "(#131047) …": say the code once
+                title = title.removeprefix(f"(#{m.error_code})").strip()
+            reason = " — ".join(p for p in (title, m.error_details) if p) or "no reason given"
             code = f"({m.error_code}) " if m.error_code is not None else ""
             out.append(Content.assemble(("✗ ", "bold red"), Content(code), literal(reason, limit=500)
                                         .stylize("red"), ("   press y to retry", "dim")))
