@@ -121,7 +121,13 @@ class Sender:
             while True:
                 free = self.concurrency - len(running)
                 if free > 0:
-                    for row in await self.claim(free):
+                    try:
+                        claimed = await self.claim(free)
+                    except sqlite3.Error:  # e.g. the disk is full for a moment: the loop must outlive it
+                        log.exception("outbox claim failed; trying again")
+                        claimed = []
+                        await self.sleep(1.0)
+                    for row in claimed:
                         running.add(asyncio.create_task(self.handle(row)))
                 if running:
                     done, running = await asyncio.wait(running, timeout=idle,
