@@ -54,11 +54,12 @@ class Store:
         return await self.run(_in_transaction, fn, *args)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        return list(await self.db.execute_fetchall(sql, params))
+        return await self.run(_fetchall, sql, params)
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        async with self.db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        # Fetch and finalise in one hop: a cursor left open between hops keeps a read snapshot, and a write on this
+        # connection meanwhile fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT in WAL mode).
+        return await self.run(_fetchone, sql, params)
 
     async def scalar(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -77,6 +78,18 @@ class Store:
         if not rows:
             return seq, []
         return rows[-1]["seq"], [(row["kind"], row["thread_id"]) for row in rows]
+
+
+def _fetchall(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite3.Row]:
+    return conn.execute(sql, params).fetchall()
+
+
+def _fetchone(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Row | None:
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.fetchone()
+    finally:
+        cursor.close()
 
 
 def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
