@@ -14,6 +14,7 @@ from core.webhooks import envelope, sign
 __all__ = ["WebhookSender", "envelope"]
 
 log = logging.getLogger("wabox.simulator")
+IN_FLIGHT = 32
 
 
 class WebhookSender:
@@ -26,7 +27,10 @@ class WebhookSender:
         self.delivered = 0
 
     async def start(self) -> None:
-        self._http = httpx.AsyncClient(timeout=10)
+        # At most IN_FLIGHT POSTs at once; the rest wait on a semaphore. Left to httpx's pool, thousands of queued
+        # webhooks (an unthrottled sender makes three each) cost O(n^2) in httpcore and the simulator stalled.
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
+        self._http = httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=IN_FLIGHT))
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -54,7 +58,8 @@ class WebhookSender:
         for _ in range(attempts):
             try:
                 assert self._http is not None
-                response = await self._http.post(self.url, content=raw, headers=headers)
+                async with self._slots:
+                    response = await self._http.post(self.url, content=raw, headers=headers)
                 if response.status_code == 200:
                     self.delivered += 1
                     return True
