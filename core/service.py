@@ -27,6 +27,7 @@ from core.webhooks import InboundMessage
 
 log = logging.getLogger("wabox.service")
 TEMPLATE_SYNC_SECONDS = 15 * 60
+RESTART_SECONDS = 5
 HEALTH_REFRESH_SECONDS = 5 * 60
 
 
@@ -103,8 +104,22 @@ def background_tasks(config: Config, secrets: Secrets, store_path: Path) -> list
     """Coroutines that run as long as `wabox serve` does."""
     if not secrets.access_token:
         return []
-    return [run_sender(config, secrets, store_path), run_template_sync(config, secrets, store_path),
-            run_health_refresh(config, secrets, store_path)]
+    return [_supervised(job.__name__, job, config, secrets, store_path)
+            for job in (run_sender, run_template_sync, run_health_refresh)]
+
+
+async def _supervised(name: str, job, *args: Any) -> None:
+    """Run a background loop for as long as serve runs: a crash is logged loudly and the loop starts again,
+    instead of dying silently while the receiver keeps answering 200 and nothing is sent."""
+    while True:
+        try:
+            await job(*args)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s crashed; starting it again in %d s", name, RESTART_SECONDS)
+            await asyncio.sleep(RESTART_SECONDS)
 
 
 def media_hook(config: Config, secrets: Secrets) -> OnCommitted | None:

@@ -200,3 +200,18 @@ async def test_faults_and_killed_senders_lose_nothing_and_keep_order(tmp_path):
                   f"{sum(r['ambiguous'] for r in rows)} ambiguous, {len(await loop.outbound())} sends seen by Meta")
         finally:
             await store.close()
+
+
+async def test_a_crashed_background_loop_is_logged_and_started_again(caplog, monkeypatch):
+    from core import service
+    monkeypatch.setattr(service, "RESTART_SECONDS", 0)
+    runs = []
+
+    async def flaky(*args):
+        runs.append(args)
+        if len(runs) < 3:
+            raise RuntimeError("the database went away")
+
+    await service._supervised("flaky", flaky, "config")
+    assert len(runs) == 3
+    assert caplog.text.count("flaky crashed; starting it again") == 2
