@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
@@ -136,7 +137,10 @@ class InboxScreen(Screen[None]):
         self.views = await self.inbox.views()
         counts = await self.inbox.counts(self.views)
         key = self.view.key if self.view else "open"
-        sidebar = self.query_one(ViewSidebar)
+        try:
+            sidebar = self.query_one(ViewSidebar)
+        except NoMatches:  # the app is quitting and took the widgets away while this load was in flight
+            return
         if [v.key for v in sidebar.views] == [v.key for v in self.views]:
             sidebar.update_counts(counts)  # keeps wherever the agent's highlight is
         else:
@@ -144,7 +148,10 @@ class InboxScreen(Screen[None]):
 
     async def _load_list(self, *, keep_cursor: bool = False) -> None:
         assert self.view is not None
-        thread_list = self.query_one(ThreadList)
+        try:
+            thread_list = self.query_one(ThreadList)
+        except NoMatches:  # the app is quitting and took the widgets away while this load was in flight
+            return
         view, search, order = self.view, self.search or None, self.order
         page_at = (thread_list.cursor // PAGE) * PAGE if keep_cursor else 0
         first = await self.inbox.threads(view, search=search, offset=page_at, order=order)
