@@ -5,11 +5,12 @@ Kept apart from the receiver so that the demo back end runs exactly the same set
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -37,40 +38,39 @@ def _api(config: Config, secrets: Secrets, http: httpx.AsyncClient) -> CloudApi:
                     media_hosts=("lookaside.fbsbx.com", graph_host))
 
 
-def _http() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0))
+@contextlib.asynccontextmanager
+async def _graph_session(config: Config, secrets: Secrets,
+                         store_path: Path) -> AsyncIterator[tuple[Store, CloudApi]]:
+    """A database connection and a Graph client for one job, both closed when it ends (an unclosed aiosqlite
+    connection keeps its thread, and so the process, alive at shutdown)."""
+    store = await Store.open(store_path)
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
+            yield store, _api(config, secrets, http)
+    finally:
+        await store.close()
 
 
 async def run_sender(config: Config, secrets: Secrets, store_path: Path) -> None:
-    store = await Store.open(store_path)
-    try:
-        async with _http() as http:
-            api = _api(config, secrets, http)
-            wabas = {c.waba_id for c in config.channels}
+    async with _graph_session(config, secrets, store_path) as (store, api):
+        wabas = {c.waba_id for c in config.channels}
 
-            async def resync() -> None:
-                await _sync_quietly(store, api, wabas)
+        async def resync() -> None:
+            await _sync_quietly(store, api, wabas)
 
-            sender = Sender(store, api, owner=f"{socket.gethostname()}:{os.getpid()}",
-                            rate_per_second=config.rate_per_second, on_unknown_template=resync)
-            await sender.run()
-    finally:
-        await store.close()
+        sender = Sender(store, api, owner=f"{socket.gethostname()}:{os.getpid()}",
+                        rate_per_second=config.rate_per_second, on_unknown_template=resync)
+        await sender.run()
 
 
 async def run_template_sync(config: Config, secrets: Secrets, store_path: Path) -> None:
     wabas = {c.waba_id for c in config.channels}
     if not wabas:
         return
-    store = await Store.open(store_path)
-    try:
-        async with _http() as http:
-            api = _api(config, secrets, http)
-            while True:
-                await _sync_quietly(store, api, wabas)
-                await asyncio.sleep(TEMPLATE_SYNC_SECONDS)
-    finally:
-        await store.close()
+    async with _graph_session(config, secrets, store_path) as (store, api):
+        while True:
+            await _sync_quietly(store, api, wabas)
+            await asyncio.sleep(TEMPLATE_SYNC_SECONDS)
 
 
 async def _sync_quietly(store: Store, api: CloudApi, wabas: set[str]) -> None:
@@ -86,18 +86,13 @@ async def run_health_refresh(config: Config, secrets: Secrets, store_path: Path)
     numbers = [c.phone_number_id for c in config.channels]
     if not numbers:
         return
-    store = await Store.open(store_path)
-    try:
-        async with _http() as http:
-            api = _api(config, secrets, http)
-            while True:
-                try:
-                    await refresh_health(store, api, numbers, now=time.time())
-                except Exception:  # a refresh failing must not stop the next one
-                    log.exception("channel health refresh failed")
-                await asyncio.sleep(HEALTH_REFRESH_SECONDS)
-    finally:
-        await store.close()
+    async with _graph_session(config, secrets, store_path) as (store, api):
+        while True:
+            try:
+                await refresh_health(store, api, numbers, now=time.time())
+            except Exception:  # a refresh failing must not stop the next one
+                log.exception("channel health refresh failed")
+            await asyncio.sleep(HEALTH_REFRESH_SECONDS)
 
 
 def background_tasks(config: Config, secrets: Secrets, store_path: Path) -> list[Coroutine[Any, Any, None]]:
@@ -128,15 +123,8 @@ def media_hook(config: Config, secrets: Secrets) -> OnCommitted | None:
         return None
 
     async def download(messages: list[InboundMessage]) -> None:
-        # Its own connection and client for each batch: media arrives now and then, and nothing is left open
-        # (an unclosed aiosqlite connection keeps its thread, and so the process, alive at shutdown).
-        store = await Store.open(config.db)
-        try:
-            async with _http() as http:
-                api = _api(config, secrets, http)
-                for message in messages:
-                    await download_inbound(store, api, config.media_path, message)
-        finally:
-            await store.close()
+        async with _graph_session(config, secrets, config.db) as (store, api):  # media comes now and then
+            for message in messages:
+                await download_inbound(store, api, config.media_path, message)
 
     return download
