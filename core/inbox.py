@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core import policy
+from core import policy, sending
 from core.model import Channel, ChatMessage, Contact, Template, ThreadSummary, View
+from core.sending import ReplyRefused
 from core.store import reads
 from core.store.db import Store, log_changes
 from core.views import BUILTIN_VIEWS, FILTER_KEYS
@@ -24,14 +25,6 @@ from core.views import BUILTIN_VIEWS, FILTER_KEYS
 PAGE = 100
 QUARANTINED_PREVIEW = "⛔ hidden message (quarantined)"
 DEFAULT_SETTINGS = {"notify.toast": True, "notify.bell": True}
-
-
-class ReplyRefused(Exception):
-    """An agent action the rules refuse; `reason` is shown to the agent as is."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,47 +267,25 @@ class Inbox:
 
         await self.store.write(write)
 
-    # ---- sending (policy in core/sending.py) ------------------------------------------------------------------
+    # ---- sending (the rules live in core/sending.py; its ReplyRefused is the one the screen catches) ---------
     def _sending_kwargs(self) -> dict[str, Any]:
-        from core import sending
         config = self._sending_config or sending.SendingLimits(monthly_quota=self._quota)
         return {"agent": self.agent, "now": self.now(), "config": config}
 
     async def queue_text(self, thread_id: int, text: str, *, reply_to: str | None = None) -> int:
-        from core import sending
-        if not text.strip():
-            raise ReplyRefused("Nothing to send.")
-        return await self._refusal(sending.queue_text(self.store, thread_id, text, reply_to=reply_to,
-                                                      **self._sending_kwargs()))
+        return await sending.queue_text(self.store, thread_id, text, reply_to=reply_to, **self._sending_kwargs())
 
     async def queue_template(self, thread_id: int, template: Template, params: list[str]) -> int:
-        from core import sending
-        return await self._refusal(sending.queue_template(self.store, thread_id, template, params,
-                                                          **self._sending_kwargs()))
+        return await sending.queue_template(self.store, thread_id, template, params, **self._sending_kwargs())
 
     async def queue_media(self, thread_id: int, path: Path, *, caption: str | None = None) -> int:
-        from core import sending
-        return await self._refusal(sending.queue_media(self.store, thread_id, Path(path), caption=caption,
-                                                       **self._sending_kwargs()))
+        return await sending.queue_media(self.store, thread_id, Path(path), caption=caption, **self._sending_kwargs())
 
     async def add_note(self, thread_id: int, text: str) -> int:
-        from core import sending
-        if not text.strip():
-            raise ReplyRefused("Nothing to note.")
-        return await self._refusal(sending.add_note(self.store, thread_id, text, agent=self.agent, now=self.now()))
+        return await sending.add_note(self.store, thread_id, text, agent=self.agent, now=self.now())
 
     async def retry_failed(self, message_id: int) -> Any:
-        from core import sending
-        return await self._refusal(sending.retry_failed(self.store, message_id, **self._sending_kwargs()))
-
-    @staticmethod
-    async def _refusal(call: Any) -> Any:
-        """H4's ReplyRefused, re-raised as ours so the screen catches one type."""
-        from core import sending
-        try:
-            return await call
-        except sending.ReplyRefused as refused:
-            raise ReplyRefused(refused.reason) from None
+        return await sending.retry_failed(self.store, message_id, **self._sending_kwargs())
 
     # ---- live -------------------------------------------------------------------------------------------------
     async def changes(self, poll: float = 0.05) -> AsyncIterator[Changes]:
