@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
-from core.config import Config, ConfigError, load_config
+from core.config import Config, ConfigError, Secrets, load_config, load_secrets
 
 
 class CommandError(Exception):
@@ -16,6 +17,16 @@ class CommandError(Exception):
 def config_from(args: argparse.Namespace) -> Config:
     try:
         return load_config(getattr(args, "config", None), db=getattr(args, "db", None))
+    except ConfigError as error:
+        raise CommandError(str(error)) from None
+
+
+def service_setup(args: argparse.Namespace) -> tuple[Config, Secrets]:
+    """For the long-running commands that hold secrets (serve, sim): log to stderr, load the config and secrets."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = config_from(args)
+    try:
+        return config, load_secrets(config)
     except ConfigError as error:
         raise CommandError(str(error)) from None
 

@@ -7,9 +7,9 @@ import asyncio
 import logging
 import time
 
-from app.commands._common import CommandError, config_from, fail
+from app.commands._common import CommandError, fail, service_setup
 from core.asgi import serve_asgi, until_stopped
-from core.config import Config, ConfigError, Secrets, load_secrets
+from core.config import Config, Secrets
 from core.server import create_receiver
 from core.service import background_tasks, media_hook
 from core.store import Store
@@ -50,11 +50,9 @@ async def serve(config: Config, secrets: Secrets, host: str, port: int, *, sende
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        config = config_from(args)
-        secrets = load_secrets(config)
-    except (CommandError, ConfigError) as error:
+        config, secrets = service_setup(args)
+    except CommandError as error:
         return fail(str(error))
     missing = [name for name in ("app_secret", "verify_token") if not getattr(secrets, name)]
     if missing:

@@ -6,9 +6,8 @@ import argparse
 import asyncio
 import logging
 
-from app.commands._common import CommandError, config_from, fail
+from app.commands._common import CommandError, fail, service_setup
 from core.asgi import serve_asgi, until_stopped
-from core.config import ConfigError, load_secrets
 from core.simulator import create_simulator
 
 
@@ -24,11 +23,9 @@ async def _run(args: argparse.Namespace, app_secret: str, access_token: str, num
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        config = config_from(args)
-        secrets = load_secrets(config)
-    except (CommandError, ConfigError) as error:
+        config, secrets = service_setup(args)
+    except CommandError as error:
         return fail(str(error))
     if not secrets.app_secret or not secrets.access_token:
         return fail("the simulator signs webhooks with $WABOX_APP_SECRET and accepts $WABOX_ACCESS_TOKEN: set both "
