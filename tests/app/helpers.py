@@ -141,3 +141,19 @@ def screen_text(pilot: Pilot) -> str:
     """What the terminal shows, as plain text (for assertions and for looking at a state while debugging)."""
     strips = pilot.app.screen._compositor.render_strips()
     return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+SIZE = (160, 44)
+
+
+def make_app(db: Path):
+    from app.wabox_app import WaboxApp  # Textual loads only for the tests that draw
+    return WaboxApp(db, agent=AGENT, clock=lambda: NOW)
+
+
+async def open_row(pilot: Pilot, row: int) -> None:
+    """Move the thread list's cursor to `row` and open it, as an agent would with j/k and enter."""
+    from widgets.thread_list import ThreadList
+    pilot.app.screen.query_one(ThreadList).move_to(row)
+    await pilot.press("enter")
+    await settle(pilot)

@@ -9,22 +9,15 @@ from pathlib import Path
 import pytest
 
 from app.wabox_app import WaboxApp
-from tests.app.helpers import AGENT, NOW, db_rows, screen_text, seed, settle
+from tests.app.helpers import AGENT, NOW, SIZE, db_rows, make_app, open_row, screen_text, seed, settle
 from widgets.composer import Composer
 from widgets.sidebar import ViewSidebar
 from widgets.thread_list import ThreadList
 from widgets.thread_pane import ThreadPane
 
-SIZE = (160, 44)
-
-
 @pytest.fixture
 def seeded_db(tmp_path: Path) -> Path:
     return seed(tmp_path / "wabox.db")
-
-
-def make_app(db: Path) -> WaboxApp:
-    return WaboxApp(db, agent=AGENT, clock=lambda: NOW)
 
 
 def thread_list(app: WaboxApp) -> ThreadList:
@@ -33,12 +26,6 @@ def thread_list(app: WaboxApp) -> ThreadList:
 
 def pane(app: WaboxApp) -> ThreadPane:
     return app.screen.query_one(ThreadPane)
-
-
-async def open_row(pilot, row: int) -> None:
-    thread_list(pilot.app).move_to(row)
-    await pilot.press("enter")
-    await settle(pilot)
 
 
 async def test_list_shows_open_threads_newest_first_with_badges(seeded_db: Path):

@@ -9,30 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from app.wabox_app import WaboxApp
-from tests.app.helpers import AGENT, NOW, db_rows, screen_text, seed, settle
+from tests.app.helpers import AGENT, SIZE, db_rows, make_app, open_row, screen_text, seed, settle
 from widgets.composer import Composer
-from widgets.thread_list import ThreadList
 from widgets.thread_pane import ThreadPane
-
-pytest.importorskip("core.sending")  # H4's module: these run as soon as it exists
-
-SIZE = (160, 44)
-
 
 @pytest.fixture
 def seeded_db(tmp_path: Path) -> Path:
     return seed(tmp_path / "wabox.db")
-
-
-def make_app(db: Path) -> WaboxApp:
-    return WaboxApp(db, agent=AGENT, clock=lambda: NOW)
-
-
-async def open_row(pilot, row: int) -> None:
-    pilot.app.screen.query_one(ThreadList).move_to(row)
-    await pilot.press("enter")
-    await settle(pilot)
 
 
 async def test_reply_is_queued_and_shown_as_queued(seeded_db: Path):
