@@ -6,7 +6,6 @@ A reply typed on the keyboard shows as queued, then sent and delivered (read), a
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from tests.core.receiver_process import free_port
 from tests.e2e.tmux import Tmux
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
+pytestmark = pytest.mark.e2e  # needs tmux: .ci/run installs it, and a missing tmux fails rather than skips
 
 WABOX = str(Path(sys.executable).with_name("wabox"))
 
