@@ -18,6 +18,7 @@ from pathlib import Path
 import platformdirs
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v23.0"
+DEFAULT_DOWNLOADS = Path("~/Downloads")  # where the inbox saves media (S); made 0700 when missing
 
 
 class ConfigError(Exception):
@@ -43,6 +44,7 @@ class Config:
     numbers_per_waba: int = 25
     rate_per_second: float = 80.0
     webhook_url: str | None = None  # where a simulator sends webhooks (demo / tests)
+    downloads_dir: Path = DEFAULT_DOWNLOADS
 
     @property
     def media_path(self) -> Path:
@@ -124,6 +126,7 @@ def load_config(explicit: str | Path | None = None, *, db: str | Path | None = N
         numbers_per_waba=int(limits.get("numbers_per_waba", 25)),
         rate_per_second=float(limits.get("rate_per_second", 80.0)),
         webhook_url=meta.get("webhook_url"),
+        downloads_dir=Path(data.get("downloads_dir") or DEFAULT_DOWNLOADS),
     )
 
 

@@ -68,6 +68,7 @@ class ThreadPane(ScrollView, can_focus=True):
         self.revealed: set[int] = set()
         self.now = 0.0
         self.our_number = ""
+        self.media_keys = ""  # "O view · S save": the screen's real keys for a media message
         self._lines: list[tuple[int, Content]] = []  # (message index or -1, line)
         self._starts: list[int] = []  # first line of each message
         self._width = 0
@@ -194,7 +195,7 @@ class ThreadPane(ScrollView, can_focus=True):
             name = literal(m.file_name, limit=200, keep_newlines=False) if m.file_name else Content("")
             where = "" if m.media_path or m.direction is Direction.OUT else " · not downloaded yet"
             lines.append(Content.assemble(("📎 ", ""), (str(m.type), "bold"), f" · {file_size(m.file_size)} ",
-                                          name, (where + "  (o open · s save)", "dim")))
+                                          name, (where + (f"  ({self.media_keys})" if self.media_keys else ""), "dim")))
         elif m.type is MessageType.LOCATION:
             loc = _payload(m).get("location", {})
             loc = loc if isinstance(loc, dict) else {}

@@ -12,7 +12,10 @@ def run(args: argparse.Namespace) -> int:
         config = config_from(args)
     except CommandError as error:
         return fail(str(error))
+    from app.screens.media import prepare_terminal_images
     from app.wabox_app import WaboxApp  # Textual costs ~0.4 s to import: only when the inbox opens
 
-    WaboxApp(config.db, agent=agent_name(args), quota=config.monthly_quota, media_dir=config.media_path).run()
+    prepare_terminal_images()
+    WaboxApp(config.db, agent=agent_name(args), quota=config.monthly_quota, media_dir=config.media_path,
+             downloads_dir=config.downloads_dir).run()
     return 0

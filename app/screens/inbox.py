@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
-import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
@@ -22,9 +20,14 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from app.handoff import save_copy
+from app.screens.help import HelpScreen, sections
+from app.screens.keys import focused_pane, footer_bindings, hint
+from app.screens.media import MediaScreen
 from app.screens.prompts import (AssignPrompt, Assignment, Attachment, AttachPrompt, NewView, NewViewPrompt,
                                  SettingsScreen)
 from app.screens.template_picker import TemplateChoice, TemplatePicker
+from core.config import DEFAULT_DOWNLOADS
 from core.inbox import PAGE, Changes, Inbox, ReplyRefused
 from core.model import ChatMessage, DeliveryStatus, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
 from core.text import printable
@@ -39,13 +42,14 @@ from widgets.thread_pane import ThreadPane
 # Actions that need a thread (the highlighted row, the selection, or the open thread).
 _ON_THREADS = {"close_threads", "reopen_threads", "assign_me", "assign", "mark_unread"}
 _ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata"}
-_ON_MESSAGE = {"reveal", "retry", "open_media", "save_media"}
+_ON_MESSAGE = {"reveal", "retry", "view_media", "save_media"}
 
 
 class InboxScreen(Screen[None]):
     AUTO_FOCUS = "ThreadList"
-    # Below 150 columns the contact panel gives its room to the conversation (i shows it); styles.tcss.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-medium"), (150, "-wide")]
+    # Below 120 columns one pane at a time (the list, or the thread while it has focus); below 160 the contact
+    # panel is an overlay that i shows. styles.tcss draws each.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-medium"), (160, "-wide")]
     BINDINGS = [
         Binding("slash", "search", "Search", tooltip="Search messages, names and numbers in this view",
                 id="inbox.search"),
@@ -68,22 +72,35 @@ class InboxScreen(Screen[None]):
         Binding("R", "reveal", "Reveal", tooltip="Reveal the selected quarantined message", id="inbox.reveal"),
         Binding("y", "retry", "Retry", tooltip="Retry the selected failed message", id="inbox.retry"),
         Binding("A", "attach", "Attach", tooltip="Attach a file to the open thread", id="inbox.attach"),
-        Binding("O", "open_media", "Open file", tooltip="Open the selected media with the system opener",
-                id="inbox.open_media"),
-        Binding("S", "save_media", "Save file", tooltip="Save the selected media to ~/Downloads",
+        Binding("O", "view_media", "View", tooltip="Show the selected media here: an image drawn in the terminal",
+                id="inbox.view_media"),
+        Binding("S", "save_media", "Save", tooltip="Save the selected media to the downloads folder",
                 id="inbox.save_media"),
         Binding("i", "toggle_contact", "Contact", tooltip="Show or hide the contact panel", id="inbox.contact"),
+        Binding("b", "toggle_views", "Views", tooltip="Show or hide the views on a narrow screen", id="inbox.views"),
+        Binding("question_mark", "help", "Help", tooltip="Every key, by pane", id="inbox.help"),
         Binding("v", "new_view", "New view", tooltip="Create a custom view from filters", id="inbox.new_view"),
         Binding("comma", "settings", "Settings", tooltip="Notification settings", id="inbox.settings"),
-        Binding("escape", "back", "Back", show=False),
+        Binding("escape", "back", "Back", tooltip="Back to the thread list"),
     ]
 
     open_thread: var[ThreadSummary | None] = var(None)
 
-    def __init__(self, inbox: Inbox, *, media_dir: Path | None = None) -> None:
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """What the footer shows: the keys that matter in the focused pane (`all_bindings` has every one)."""
+        return footer_bindings(_SCREEN_ACTIONS, focused_pane(self.focused), self.all_bindings)
+
+    @property
+    def all_bindings(self) -> dict[str, ActiveBinding]:
+        return super().active_bindings
+
+    def __init__(self, inbox: Inbox, *, media_dir: Path | None = None,
+                 downloads_dir: Path = DEFAULT_DOWNLOADS) -> None:
         super().__init__()
         self.inbox = inbox
         self.media_dir = media_dir
+        self.downloads_dir = downloads_dir
         self.views: list[View] = []
         self.view: View | None = None
         self.search = ""
@@ -109,6 +126,7 @@ class InboxScreen(Screen[None]):
         yield Footer(compact=True)  # ~25 keys: compact fits more of them; all are in the palette (ctrl+p)
 
     def on_mount(self) -> None:
+        self.query_one(ThreadPane).media_keys = hint(self.app, self.BINDINGS, ["view_media", "save_media"])
         self.start()
         self.set_interval(30, self.tick)  # session badges count down even when nothing is written
 
@@ -184,12 +202,19 @@ class InboxScreen(Screen[None]):
     @on(ViewSidebar.ViewChosen)
     def choose_view(self, event: ViewSidebar.ViewChosen) -> None:
         self.view = event.view
+        self.remove_class("-views-shown")
         self.reload_list()
         self.query_one(ThreadList).focus()
 
     @on(ThreadList.ThreadOpened)
     def open_from_list(self, event: ThreadList.ThreadOpened) -> None:
         self.load_thread(event.thread_id)
+        if self.has_class("-narrow"):  # one pane at a time: the thread takes the screen, escape gives it back
+            self.query_one(ThreadPane).focus()
+
+    def on_descendant_focus(self) -> None:
+        """On a narrow screen the pane with focus is the one shown (styles.tcss: -reading)."""
+        self.set_class(focused_pane(self.focused) != "list", "-reading")
 
     @work(exclusive=True, group="open-thread")
     async def load_thread(self, thread_id: int, refresh: bool = False) -> None:
@@ -298,18 +323,21 @@ class InboxScreen(Screen[None]):
         return thread_list.selected_or_current()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """False hides a key that does nothing here, so a narrow footer holds the ones that do."""
         if action in _ON_THREADS and not (self.open_thread or self.query_one(ThreadList).total):
-            return None
+            return False
         if action in _ON_OPEN and self.open_thread is None:
-            return None
+            return False
         message = self.message
         if action == "reveal" and not (message and message.quarantined):
-            return None
+            return False
         if action == "retry" and not (message and message.status is DeliveryStatus.FAILED):
-            return None
-        if action in ("open_media", "save_media") and not (message and message.type in MEDIA_TYPES
+            return False
+        if action == "toggle_views" and not self.has_class("-narrow"):
+            return False
+        if action in ("view_media", "save_media") and not (message and message.type in MEDIA_TYPES
                                                             and message.media_path):
-            return None
+            return False
         return True
 
     # ---- agent actions ----------------------------------------------------------------------------------------
@@ -513,6 +541,17 @@ class InboxScreen(Screen[None]):
     def action_toggle_contact(self) -> None:
         self.toggle_class("-contact-toggled")
 
+    def action_toggle_views(self) -> None:
+        self.toggle_class("-views-shown")
+        if self.has_class("-views-shown"):
+            self.query_one(ViewSidebar).focus()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(sections(
+            self.app.BINDINGS, self.BINDINGS, {"list": ThreadList.BINDINGS, "views": ViewSidebar.BINDINGS,
+                                               "thread": ThreadPane.BINDINGS, "composer": Composer.BINDINGS,
+                                               "template": TemplatePicker.BINDINGS})))
+
     def action_reveal(self) -> None:
         pane = self.query_one(ThreadPane)
         if pane.current is not None:
@@ -541,33 +580,25 @@ class InboxScreen(Screen[None]):
             path = self.media_dir / path
         return path if path.is_file() else None
 
-    def action_open_media(self) -> None:
-        path = self._media_file()
-        if path is None:
+    def action_view_media(self) -> None:
+        path, message = self._media_file(), self.message
+        if path is None or message is None:
             self.notify("The file is not on this machine yet.", severity="warning", markup=False)
             return
-        opener = "open" if sys.platform == "darwin" else "xdg-open"
-        try:
-            subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
-        except OSError as error:
-            self.notify(f"Cannot open it: {printable(str(error))}", severity="error", markup=False)
+        self.app.push_screen(MediaScreen(message, path),
+                             callback=lambda save: self.action_save_media() if save else None)
 
     def action_save_media(self) -> None:
         path, message = self._media_file(), self.message
         if path is None or message is None:
             self.notify("The file is not on this machine yet.", severity="warning", markup=False)
             return
-        downloads = Path.home() / "Downloads"
-        folder = downloads if downloads.is_dir() else Path.cwd()
-        wanted = "".join(ch if ch.isalnum() or ch in "._- " else "_" for ch in (message.file_name or path.name))
-        target = folder / (wanted.strip(" .") or path.name)
-        stem, n = target, 1
-        while target.exists():
-            target = stem.with_name(f"{stem.stem}-{n}{stem.suffix}")
-            n += 1
-        shutil.copyfile(path, target)
-        self.notify(f"Saved to {target}", markup=False)
+        try:
+            target = save_copy(path, self.downloads_dir, message.file_name)
+        except OSError as error:
+            self.notify(f"Not saved: {printable(str(error), limit=200)}", severity="error", markup=False)
+            return
+        self.notify(f"Saved to {printable(str(target), limit=300)}", markup=False)
 
     def action_new_view(self) -> None:
         self.new_view()
@@ -598,3 +629,6 @@ class InboxScreen(Screen[None]):
             if self.settings.get(key) != value:
                 await self.inbox.set_setting(key, value)
         self.settings = await self.inbox.settings()
+
+
+_SCREEN_ACTIONS = {binding.action for binding in InboxScreen.BINDINGS}  # the footer filters only these
