@@ -18,15 +18,15 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input, Static, TextArea
 
 from app.handoff import save_copy
 from app.screens.help import HelpScreen, sections
-from app.screens.keys import focused_pane, footer_bindings, hint
+from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
 from app.screens.media import MediaScreen
 from app.screens.prompts import (AssignPrompt, Assignment, Attachment, AttachPrompt, NewView, NewViewPrompt,
                                  SettingsScreen)
-from app.screens.template_picker import TemplateChoice, TemplatePicker
+from app.screens.template_picker import SendFacts, TemplateChoice, TemplatePicker, thread_language
 from core.config import DEFAULT_DOWNLOADS
 from core.inbox import PAGE, Changes, Inbox, ReplyRefused
 from core.model import ChatMessage, DeliveryStatus, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
@@ -42,6 +42,7 @@ from widgets.thread_pane import ThreadPane
 # Actions that need a thread (the highlighted row, the selection, or the open thread).
 _ON_THREADS = {"close_threads", "reopen_threads", "assign_me", "assign", "mark_unread"}
 _ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata"}
+_MOVE_TYPING = {"reply", "template", "note", "attach"}  # priority keys: a text field with focus keeps its letters
 _ON_MESSAGE = {"reveal", "retry", "view_media", "save_media"}
 
 
@@ -53,10 +54,13 @@ class InboxScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "search", "Search", tooltip="Search messages, names and numbers in this view",
                 id="inbox.search"),
+        # Keys that move the typing elsewhere are priority bindings: resolved as they are routed, so the keys typed
+        # right after them follow (check_action gives them back to a text field that has focus).
         Binding("r", "reply", "Reply", tooltip="Write in the open thread (a template when the session is closed)",
-                id="inbox.reply"),
-        Binding("t", "template", "Template", tooltip="Send an approved template", id="inbox.template"),
-        Binding("N", "note", "Note", tooltip="Write an internal note (agents only)", id="inbox.note"),
+                id="inbox.reply", priority=True),
+        Binding("t", "template", "Template", tooltip="Send an approved template", id="inbox.template",
+                priority=True),
+        Binding("N", "note", "Note", tooltip="Write an internal note (agents only)", id="inbox.note", priority=True),
         Binding("c", "close_threads", "Close", tooltip="Close the thread (or the selected threads)",
                 id="inbox.close"),
         Binding("o", "reopen_threads", "Reopen", tooltip="Reopen the thread (or the selected threads)",
@@ -71,7 +75,8 @@ class InboxScreen(Screen[None]):
                 id="inbox.details"),
         Binding("R", "reveal", "Reveal", tooltip="Reveal the selected quarantined message", id="inbox.reveal"),
         Binding("y", "retry", "Retry", tooltip="Retry the selected failed message", id="inbox.retry"),
-        Binding("A", "attach", "Attach", tooltip="Attach a file to the open thread", id="inbox.attach"),
+        Binding("A", "attach", "Attach", tooltip="Attach a file to the open thread", id="inbox.attach",
+                priority=True),
         Binding("O", "view_media", "View", tooltip="Show the selected media here: an image drawn in the terminal",
                 id="inbox.view_media"),
         Binding("S", "save_media", "Save", tooltip="Save the selected media to the downloads folder",
@@ -324,6 +329,8 @@ class InboxScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """False hides a key that does nothing here, so a narrow footer holds the ones that do."""
+        if action in _MOVE_TYPING and isinstance(self.focused, (Input, TextArea)):
+            return False  # a letter typed into a field
         if action in _ON_THREADS and not (self.open_thread or self.query_one(ThreadList).total):
             return False
         if action in _ON_OPEN and self.open_thread is None:
@@ -363,17 +370,18 @@ class InboxScreen(Screen[None]):
             self.reload_list()
         self.query_one(ThreadList).focus()
 
-    def action_reply(self) -> None:
+    async def action_reply(self) -> None:
+        await keys_delivered(self.focused)
         composer = self.query_one(Composer)
         if composer.session_closed:
-            self.action_template()
+            await self.action_template()
             return
-        composer.area.focus()
+        self.set_focus(composer.area)  # now: Widget.focus() would wait behind the keys already typed
 
     def action_note(self) -> None:
         composer = self.query_one(Composer)
         composer.target_index = len(composer.targets) - 1
-        composer.area.focus()
+        self.set_focus(composer.area)
 
     @on(Composer.Leave)
     def leave_composer(self) -> None:
@@ -397,30 +405,31 @@ class InboxScreen(Screen[None]):
         self.load_thread(target.thread_id, refresh=True)
 
     @on(Composer.TemplateWanted)
-    def template_wanted(self) -> None:
-        self.action_template()
+    async def template_wanted(self) -> None:
+        await self.action_template()
 
-    def action_template(self) -> None:
-        self.pick_template()
-
-    @work(group="template")
-    async def pick_template(self) -> None:
-        thread = self.open_thread
-        composer = self.query_one(Composer)
-        target = composer.target
+    async def action_template(self) -> None:
+        """Awaited where the key was routed, so the keys typed after `t` go to the picker's search box."""
+        await keys_delivered(self.focused)
+        thread, target = self.open_thread, self.query_one(Composer).target
         if thread is None:
             return
         thread_id = target.thread_id if target and not target.note else thread.id
         target_thread = await self.inbox.thread(thread_id) or thread
-        templates = await self.inbox.templates()
         quota = await self.inbox.quota()
         opens = await self.inbox.opens_conversation(target_thread, is_template=True)
-        warning = (f"Sending opens a new business-initiated conversation: it counts against this month's quota "
-                   f"({quota.used} of {quota.quota} used).") if opens else None
-        choice = await self.app.push_screen_wait(TemplatePicker(templates, warning=warning,
-                                                                quota=f"{quota.used}/{quota.quota} this month"))
-        if choice is not None:
-            await self._send_template(thread_id, choice)
+        left = session_badge(target_thread.last_inbound_at, self.inbox.now())
+        facts = SendFacts(
+            customer=target_thread.contact_name or target_thread.e164 or target_thread.wa_id or "?",
+            session_left=left, conversation=("business" if left == "closed" else "customer") if opens else None,
+            quota_used=quota.used, quota=quota.quota,
+            language=thread_language(self.query_one(ThreadPane).messages, target_thread.e164))
+
+        def chosen(choice: TemplateChoice | None) -> None:
+            if choice is not None:
+                self.run_worker(self._send_template(thread_id, choice), group="outbox")
+
+        await self.app.push_screen(TemplatePicker(await self.inbox.templates(), facts), callback=chosen)
 
     async def _send_template(self, thread_id: int, choice: TemplateChoice) -> None:
         try:
@@ -430,17 +439,21 @@ class InboxScreen(Screen[None]):
             return
         self.load_thread(thread_id, refresh=True)
 
-    def action_attach(self) -> None:
-        self.attach()
-
-    @work(group="attach")
-    async def attach(self) -> None:
+    async def action_attach(self) -> None:
+        await keys_delivered(self.focused)
         thread = self.open_thread
-        choice: Attachment | None = await self.app.push_screen_wait(AttachPrompt())
-        if choice is None or thread is None:
+        if thread is None:
             return
+
+        def chosen(choice: Attachment | None) -> None:
+            if choice is not None:
+                self.run_worker(self._queue_attachment(thread.id, choice), group="outbox")
+
+        await self.app.push_screen(AttachPrompt(), callback=chosen)  # awaited: the next keys go to its path field
+
+    async def _queue_attachment(self, thread_id: int, choice: Attachment) -> None:
         try:
-            await self.inbox.queue_media(thread.id, Path(choice.path).expanduser(), caption=choice.caption or None)
+            await self.inbox.queue_media(thread_id, Path(choice.path).expanduser(), caption=choice.caption or None)
         except ReplyRefused as refused:
             self.notify(refused.reason, title="Not attached", severity="error", markup=False)
             return
@@ -448,7 +461,7 @@ class InboxScreen(Screen[None]):
             self.notify(f"Cannot read the file: {printable(str(error))}", title="Not attached", severity="error",
                         markup=False)
             return
-        self.load_thread(thread.id, refresh=True)
+        self.load_thread(thread_id, refresh=True)
 
     @on(Composer.EditorWanted)
     def edit_in_editor(self, event: Composer.EditorWanted) -> None:

@@ -6,6 +6,7 @@ still works: only its label is left out, so an 80-column footer holds what matte
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 
 from textual.binding import ActiveBinding, Binding
@@ -43,6 +44,15 @@ def footer_bindings(screen_actions: set[str], pane: str,
     return {key: (a._replace(binding=replace(a.binding, show=False))
                   if a.binding.action in screen_actions and a.binding.action not in shown else a)
             for key, a in active.items()}
+
+
+async def keys_delivered(widget: Widget | None) -> None:
+    """Wait until `widget` has handled the keys already routed to it. A priority binding runs as its key is routed,
+    ahead of the keys before it that the focused widget has not handled yet: it calls this first, so it acts on
+    what was typed, and the keys after it go where it moves the focus."""
+    done = asyncio.Event()
+    if widget is not None and widget.call_later(done.set):  # queued behind those keys
+        await done.wait()
 
 
 @dataclass(frozen=True)
