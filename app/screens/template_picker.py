@@ -48,12 +48,12 @@ class SendFacts:
 
 
 def conversation_line(facts: SendFacts) -> str:
-    used = f"{facts.quota_used} of {facts.quota} conversations used this month"
+    quota = f"Quota: {facts.quota_used} of {facts.quota} used this month."
     if facts.conversation == "business":
-        return f"Sending opens a new business-initiated conversation: it counts against the quota ({used})."
+        return f"Sending opens a new business-initiated conversation (counted).\n{quota}"
     if facts.conversation == "customer":
-        return f"Sending starts the conversation for this open session: it counts against the quota ({used})."
-    return f"A conversation is already open: sending is not counted again ({used})."
+        return f"Sending opens the conversation of this session (counted).\n{quota}"
+    return f"A conversation is open: sending is not counted again.\n{quota}"
 
 
 def thread_language(messages: list[ChatMessage], phone: str | None) -> str | None:
@@ -118,19 +118,19 @@ class TemplatePicker(ModalScreen[TemplateChoice | None]):
     def compose(self) -> ComposeResult:
         facts = self.facts
         session = ("session closed" if facts.session_left == "closed" else f"session open, {facts.session_left} left")
-        with VerticalScroll(id="picker"):
+        with Vertical(id="picker"):
             yield Static(Content.assemble(("Template to ", "bold"), literal(facts.customer, limit=60,
                                                                              keep_newlines=False).stylize("bold"),
                                           f" · {session}"), id="picker-title")
             yield SearchBox(placeholder="search approved templates (↓ ↑ move)", id="template-search", compact=True)
-            yield OptionList(id="template-list", compact=True)
-            yield Vertical(id="template-params")
-            yield Static(Content(""), id="template-preview")
-            with Vertical(id="picker-footer"):
-                yield Static(conversation_line(facts), id="template-warning",
-                             classes="-counted" if facts.conversation else "")
-                yield Static(Content.styled(hint(self.app, self.BINDINGS, ["enter", "send", "dismiss_picker"]),
-                                            "dim"), id="template-keys")
+            with VerticalScroll(id="picker-body"):  # shrinks first: the truth below stays on a 24-row screen
+                yield OptionList(id="template-list", compact=True)
+                yield Vertical(id="template-params")
+                yield Static(Content(""), id="template-preview")
+            yield Static(conversation_line(facts), id="template-warning",
+                         classes="-counted" if facts.conversation else "")
+            yield Static(Content.styled(hint(self.app, self.BINDINGS, ["enter", "send", "dismiss_picker"]), "dim"),
+                         id="template-keys")
 
     def on_mount(self) -> None:
         self._search_for("")
