@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TextArea
 
 from app.handoff import save_copy
+from app.screens.confirm import ConfirmScreen
 from app.screens.help import HelpScreen, sections
 from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
 from app.screens.media import MediaScreen
@@ -111,6 +113,7 @@ class InboxScreen(Screen[None]):
         self.search = ""
         self.order = "recent"
         self.numbers: dict[str, str] = {}
+        self.channel_names: dict[str, str] = {}  # what the thread list calls each channel
         self.settings: dict[str, bool] = {}
         self.message: ChatMessage | None = None
         self.notified = 0  # toasts shown (tests read it)
@@ -149,6 +152,7 @@ class InboxScreen(Screen[None]):
     @work(exclusive=True, group="load")
     async def start(self) -> None:
         self.numbers = {k: c.display_phone_number for k, c in (await self.inbox.channels()).items()}
+        self.channel_names = {k: c.name or c.display_phone_number for k, c in (await self.inbox.channels()).items()}
         self.settings = await self.inbox.settings()
         self.views = await self.inbox.views()
         self.view = self.views[0]
@@ -184,11 +188,11 @@ class InboxScreen(Screen[None]):
 
         if search and len(first) == PAGE and not keep_cursor:
             # A broad search: show the first page now, count the rest after (the count costs as much again).
-            thread_list.show(PAGE, first, loader, now=self.inbox.now(), numbers=self.numbers)
+            thread_list.show(PAGE, first, loader, now=self.inbox.now(), channels=self.channel_names)
             self._list_title(view, None, search, order)
             await asyncio.sleep(0)
         total = page_at + len(first) if len(first) < PAGE else await self.inbox.count(view, search)
-        thread_list.show(total, first, loader, now=self.inbox.now(), numbers=self.numbers,
+        thread_list.show(total, first, loader, now=self.inbox.now(), channels=self.channel_names,
                          keep_cursor=keep_cursor or bool(search and len(first) == PAGE), page_at=page_at)
         self._list_title(view, total, search, order)
 
@@ -297,6 +301,7 @@ class InboxScreen(Screen[None]):
     async def _apply(self, changes: Changes) -> None:
         if "view" in changes.kinds or "channel" in changes.kinds:
             self.numbers = {k: c.display_phone_number for k, c in (await self.inbox.channels(fresh=True)).items()}
+            self.channel_names = {k: c.name or c.display_phone_number for k, c in (await self.inbox.channels()).items()}
         await self._load_list(keep_cursor=True)  # what the agent is looking at first, the counts after
         pane = self.query_one(ThreadPane)
         if pane.thread is not None and pane.thread.id in changes.thread_ids:
@@ -481,13 +486,22 @@ class InboxScreen(Screen[None]):
         self.query_one(Composer).area.focus()
 
     def action_close_threads(self) -> None:
-        self.act("close")
+        self._confirmed("Close", lambda ids: self.act("close", ids=ids))
 
     def action_reopen_threads(self) -> None:
-        self.act("reopen")
+        self._confirmed("Reopen", lambda ids: self.act("reopen", ids=ids))
 
     def action_assign_me(self) -> None:
-        self.act("assign", Assignment(owner=self.inbox.agent))
+        self._confirmed("Assign to you", lambda ids: self.act("assign", Assignment(owner=self.inbox.agent), ids))
+
+    def _confirmed(self, verb: str, run: Callable[[list[int]], object]) -> None:
+        """An action on more than one thread asks first ("Close 12 threads?"); on one, it just acts."""
+        ids = self._targets()
+        if len(ids) <= 1:
+            run(ids)
+            return
+        self.app.push_screen(ConfirmScreen(f"{verb}: {len(ids)} threads?"),
+                             callback=lambda yes: run(ids) if yes else None)
 
     def action_mark_unread(self) -> None:
         self.act("unread")
@@ -499,7 +513,8 @@ class InboxScreen(Screen[None]):
     async def assign_prompt(self) -> None:
         ids = self._targets()
         choice: Assignment | None = await self.app.push_screen_wait(AssignPrompt())
-        if choice is not None:
+        if choice is not None and (len(ids) <= 1 or await self.app.push_screen_wait(
+                ConfirmScreen(f"Assign {len(ids)} threads to {choice.team or choice.owner or 'nobody'}?"))):
             self.act("assign", choice, ids)
 
     @work(group="outbox")

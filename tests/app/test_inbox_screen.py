@@ -35,8 +35,9 @@ async def test_list_shows_open_threads_newest_first_with_badges(seeded_db: Path)
         rows = [thread_list(app).thread_at(i).id for i in range(thread_list(app).total)]
         assert rows == [1, 2, 3, 4, 6]
         text = screen_text(pilot)
-        assert "Alice Nowak" in text and "21h" in text and "closed" in text and "30m" in text
-        assert "+1 555 0200" in text and "@marek" in text and "unassigned" in text
+        assert "Alice Nowak" in text and "21h left" in text and "expired" in text and "30m left" in text
+        assert "+48600300400 · Sales · @marek" in text and "+48600900100 · Support │" in text
+        assert "+1 555 0200" not in text  # our own number is not the customer's
 
 
 async def test_open_thread_marks_it_read_and_draws_every_kind(seeded_db: Path):
@@ -150,10 +151,19 @@ async def test_bulk_select_then_close_and_assign(seeded_db: Path):
         assert "✓" in screen_text(pilot)
         await pilot.press("m")
         await settle(pilot)
+        assert "Assign to you: 2 threads?" in screen_text(pilot)  # more than one thread: asked first
+        await pilot.press("y")
+        await settle(pilot)
         assert db_rows(seeded_db, "SELECT id FROM thread WHERE owner = ? ORDER BY id", (AGENT,)) == [
             (1,), (2,), (4,), (5,)]
         await pilot.press("space", "space")
         await pilot.press("c")
+        await settle(pilot)
+        assert "Close: 2 threads?" in screen_text(pilot)
+        await pilot.press("n")  # no: nothing is closed, the selection stays
+        await settle(pilot)
+        assert db_rows(seeded_db, "SELECT id FROM thread WHERE status = 'closed' ORDER BY id") == [(5,)]
+        await pilot.press("c", "y")
         await settle(pilot)
         assert db_rows(seeded_db, "SELECT id FROM thread WHERE status = 'closed' ORDER BY id") == [(3,), (4,), (5,)]
 
