@@ -108,3 +108,17 @@ def test_plain_output_is_aligned_and_neutralised(db):
 def test_a_missing_thread_is_a_clear_error(db):
     result = wabox("thread", "999", "--db", str(db))
     assert result.returncode == 2 and "no thread 999" in result.stderr
+
+
+def test_thread_status_and_session_are_named_apart_in_json_and_text(db):
+    """A closed thread is `status: closed`; a customer silent for over 24 h is `session: expired` (issue 7, #13)."""
+    threads = [t for view in ("open", "closed")
+               for t in json.loads(wabox("threads", "--db", str(db), "--json", "--view", view).stdout)]
+    assert {t["status"] for t in threads} == {"open", "closed"}
+    assert {t["session"] for t in threads} == {"expired"}  # the fixtures' customers wrote long ago
+    text = wabox("threads", "--db", str(db), "--view", "closed").stdout
+    assert text.splitlines()[0].split()[3:5] == ["STATUS", "SESSION"]
+    closed = next(line for line in text.splitlines() if "48698765432" in line)
+    assert " closed " in closed and " expired " in closed
+    one = wabox("thread", "--db", str(db), str(threads[0]["id"])).stdout.splitlines()[0]
+    assert "(thread open · session expired)" in one
