@@ -37,8 +37,10 @@ def _start_backend(db: Path, args: argparse.Namespace, log_path: Path) -> tuple[
     if not args.quiet_customers:
         command.append("--customers")
     log = log_path.open("ab")
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                             start_new_session=True)  # ctrl+c in the inbox is not for the child
+    # stdin is a pipe only this process writes to: when it ends, however it ends, the child reads end of file and
+    # stops (app/demo_backend.py). Its own session: ctrl+c in the inbox is not for the child.
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.PIPE,
+                             start_new_session=True)
     deadline = time.monotonic() + READY_TIMEOUT
     assert child.stdout is not None
     while time.monotonic() < deadline:
@@ -58,6 +60,8 @@ def _start_backend(db: Path, args: argparse.Namespace, log_path: Path) -> tuple[
 
 
 def _stop(child: subprocess.Popen) -> None:
+    if child.stdin is not None:
+        child.stdin.close()  # the child's signal to stop; SIGTERM too, for one that does not read it yet
     if child.poll() is None:
         os.killpg(child.pid, signal.SIGTERM)
         try:
