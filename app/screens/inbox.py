@@ -85,7 +85,7 @@ class InboxScreen(Screen[None]):
                 id="inbox.save_media"),
         Binding("i", "toggle_contact", "Contact", tooltip="Show or hide the contact panel", id="inbox.contact"),
         Binding("b", "toggle_views", "Views", tooltip="Show or hide the views on a narrow screen", id="inbox.views"),
-        Binding("question_mark", "help", "Help", tooltip="Every key, by pane", id="inbox.help"),
+        Binding("question_mark,f1", "help", "Help", tooltip="Every key, by pane (f1 while typing)", id="inbox.help"),
         Binding("v", "new_view", "New view", tooltip="Create a custom view from filters", id="inbox.new_view"),
         Binding("comma", "settings", "Settings", tooltip="Notification settings", id="inbox.settings"),
         Binding("escape", "back", "Back", tooltip="Back to the thread list"),
