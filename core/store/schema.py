@@ -246,7 +246,15 @@ CREATE TRIGGER contact_fts_au AFTER UPDATE ON contact BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# A failed media download: why, how often it was tried, and when to try again (NULL: no more tries).
+_MEDIA_RETRY = """
+ALTER TABLE message ADD COLUMN media_error TEXT;
+ALTER TABLE message ADD COLUMN media_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE message ADD COLUMN media_retry_at INTEGER;
+CREATE INDEX message_media_retry ON message(media_retry_at) WHERE media_retry_at IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _MEDIA_RETRY)
 
 
 async def migrate(db: aiosqlite.Connection) -> None:
