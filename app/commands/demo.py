@@ -87,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(error), 1)
     (db.parent / "demo.json").write_text(json.dumps({"db": str(db), **urls}, indent=2))
     try:
+        from app.screens.media import prepare_terminal_images
         from app.wabox_app import WaboxApp
 
+        prepare_terminal_images()
         WaboxApp(db, agent=agent, title_note=f"demo · simulator {urls.get('sim')}").run()
     finally:
         _stop(child)
