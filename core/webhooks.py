@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,39 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 KNOWN_TYPES = frozenset({"text", "image", "audio", "video", "document", "sticker", "location", "contacts",
                          "interactive", "button", "reaction", "order", "system", "unsupported"})
 MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker"})
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def loads(raw: bytes) -> Any:
+    """json.loads, with every string (keys too) made valid Unicode: JSON may escape a lone surrogate ("\\ud83d"),
+    which SQLite and every UTF-8 encoder refuse, so it becomes U+FFFD here, once, instead of failing later."""
+    payload = json.loads(raw)
+    stack = [payload]
+    while stack:  # iterative: json.loads accepts nesting deeper than Python's recursion limit allows to walk
+        node = stack.pop()
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    node[index] = _valid(item)
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+        elif isinstance(node, dict):
+            if any(not key.isascii() and _SURROGATE.search(key) for key in node):
+                fixed = {_valid(key): value for key, value in node.items()}
+                node.clear()
+                node.update(fixed)
+            for key, item in node.items():
+                if isinstance(item, str):
+                    node[key] = _valid(item)
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+    return _valid(payload) if isinstance(payload, str) else payload
+
+
+def _valid(text: str) -> str:
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 class ParseError(ValueError):

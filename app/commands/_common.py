@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
 from core.config import Config, ConfigError, Secrets, load_config, load_secrets
+from core.logs import configure_logging
 
 
 class CommandError(Exception):
@@ -23,7 +23,7 @@ def config_from(args: argparse.Namespace) -> Config:
 
 def service_setup(args: argparse.Namespace) -> tuple[Config, Secrets]:
     """For the long-running commands that hold secrets (serve, sim): log to stderr, load the config and secrets."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
     config = config_from(args)
     try:
         return config, load_secrets(config)

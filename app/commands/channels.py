@@ -9,8 +9,10 @@ import time
 
 from app.commands._common import CommandError, config_from, fail
 from app.commands.output import print_json, table, when
+from core import raw_events
 from core.channels import channel_health
 from core.store import Store
+from core.text import one_line
 
 
 async def _channels(args: argparse.Namespace) -> int:
@@ -20,11 +22,15 @@ async def _channels(args: argparse.Namespace) -> int:
     store = await Store.open(config.db)
     try:
         found = await channel_health(store, now=time.time())
+        backlog = await raw_events.backlog(store)
     finally:
         await store.close()
     if args.json:
         print_json([dataclasses.asdict(h) for h in found])
         return 0
+    if backlog.pending:  # answered 200 to Meta, not in the inbox yet: serve retries them, or `wabox reingest`
+        print(f"webhooks not yet in the inbox: {backlog.pending} (oldest {when(backlog.oldest_at)}; last error: "
+              f"{one_line(backlog.last_error or '-', 200)}); `wabox reingest` tries them now")
     if not found:
         print("no connected numbers (run `wabox connect --waba-id W --phone-number-id P`)")
         return 0

@@ -140,7 +140,7 @@ CREATE TABLE raw_event (
     id          INTEGER PRIMARY KEY,
     received_at INTEGER NOT NULL,
     body        BLOB NOT NULL,
-    outcome     TEXT NOT NULL,     -- ok | unparsed | partial
+    outcome     TEXT NOT NULL,     -- ok | unparsed | partial | failed (of the latest attempt)
     note        TEXT
 );
 
@@ -246,7 +246,17 @@ CREATE TRIGGER contact_fts_au AFTER UPDATE ON contact BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Issue 8: a body answered 200 that did not go in whole is "pending" and tried again (core.raw_events) until it
+# does, instead of being forgotten. Rows the old receiver kept after a failed ingest become pending too.
+_V2 = """
+ALTER TABLE raw_event ADD COLUMN state TEXT NOT NULL DEFAULT 'done';   -- done | pending
+ALTER TABLE raw_event ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE raw_event ADD COLUMN next_attempt_at INTEGER;
+UPDATE raw_event SET state = 'pending', next_attempt_at = 0 WHERE outcome = 'unparsed' OR note LIKE 'ingest failed%';
+CREATE INDEX raw_event_pending ON raw_event(next_attempt_at) WHERE state = 'pending';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 
 async def migrate(db: aiosqlite.Connection) -> None:
