@@ -159,11 +159,12 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> int | None:
     if row is None and bsuids:
         row = _one(db, f"SELECT id, contact_id FROM thread WHERE channel = ? AND user_id IN ({marks})"
                        " ORDER BY wa_id IS NULL, id LIMIT 1", (m.channel, *bsuids))
-    if row is None and bsuids and not wa_id:
+    if row is None and bsuids:
         # A BSUID the customer had before (they rotate): the thread of the contact that had it on this number.
+        # With a number, only a thread that has none yet: another number is another thread (number change).
         row = _one(db, f"SELECT t.id, t.contact_id FROM contact_user_id k JOIN thread t ON t.contact_id = k.contact_id"
-                       f" WHERE t.channel = ? AND k.user_id IN ({marks}) ORDER BY t.last_message_at DESC, t.id LIMIT 1",
-                   (m.channel, *bsuids))
+                       f" WHERE t.channel = ? AND k.user_id IN ({marks}) AND (? IS NULL OR t.wa_id IS NULL)"
+                       " ORDER BY t.last_message_at DESC, t.id LIMIT 1", (m.channel, *bsuids, wa_id))
     if row is not None:
         if wa_id:  # a customer first seen by BSUID only now shows a number
             db.execute("UPDATE thread SET wa_id = ? WHERE id = ? AND wa_id IS NULL", (wa_id, row["id"]))
@@ -259,7 +260,7 @@ def _merge_thread(db: sqlite3.Connection, keep: int, gone: int) -> None:
     """Move everything of thread `gone` into `keep` and delete `gone` (the same customer on the same number)."""
     for table in ("message", "outbox", "conversation"):
         db.execute(f"UPDATE {table} SET thread_id = ? WHERE thread_id = ?", (keep, gone))
-    db.execute("UPDATE thread SET unread = unread + g.unread, has_attachment = max(thread.has_attachment,"
+    db.execute("UPDATE thread SET unread = thread.unread + g.unread, has_attachment = max(thread.has_attachment,"
                " g.has_attachment), last_inbound_at = max(coalesce(thread.last_inbound_at, 0),"
                " coalesce(g.last_inbound_at, 0)), owner = coalesce(thread.owner, g.owner),"
                " team = coalesce(thread.team, g.team) FROM (SELECT * FROM thread WHERE id = ?) AS g WHERE thread.id = ?",
