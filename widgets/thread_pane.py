@@ -169,7 +169,12 @@ class ThreadPane(ScrollView, can_focus=True):
         if m.edited_at:
             out.append(Content.styled(f"(edited {short_time(m.edited_at, self.now)})", "dim italic"))
         if m.status is DeliveryStatus.FAILED:
-            out.append(Content.assemble(("✗ ", "bold red"), literal(m.error_reason or "", limit=500)
+            title = m.error_title or ""
+            if m.error_code is not None:  # Graph's own message already starts "(#131047) …": say the code once
+                title = title.removeprefix(f"(#{m.error_code})").strip()
+            reason = " — ".join(p for p in (title, m.error_details) if p) or "no reason given"
+            code = f"({m.error_code}) " if m.error_code is not None else ""
+            out.append(Content.assemble(("✗ ", "bold red"), Content(code), literal(reason, limit=500)
                                         .stylize("red"), ("   press y to retry", "dim")))
         elif m.direction is Direction.IN and m.error_reason:  # Meta could not pass the message on in full
             out.append(Content.assemble(("⚠ ", "bold yellow"), literal(m.error_reason, limit=500).stylize("yellow")))
