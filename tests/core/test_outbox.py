@@ -125,7 +125,7 @@ async def test_a_permanent_error_fails_the_message_with_metas_words(store, anna)
     [message_id] = await queue(store, anna, "Halo?")
     details = "Message failed to send because more than 24 hours have passed since the customer last replied."
     graph = Graph((400, 131047, "(#131047) Re-engagement message", details))
-    await sender(store, graph).run_once()
+    await sender(store, graph, clock=lambda: IN_SESSION).run_once()
     message = await row(store, "SELECT status, error_code, error_title, error_details FROM message WHERE id = ?",
                         (message_id,))
     assert message == {"status": "failed", "error_code": 131047, "error_title": "(#131047) Re-engagement message",
