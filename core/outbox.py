@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.cloudapi import CloudApi, CloudApiError
-from core.ingest import apply_parked_statuses
+from core.ingest import REENGAGEMENT, apply_parked_statuses, session_closed
 from core.store.db import Store, log_changes
 from core.store.threads import refresh_thread_summary
 
@@ -327,6 +327,8 @@ def _failed(db: sqlite3.Connection, row: Claimed, owner: str, error: CloudApiErr
     if row.message_id is not None:
         db.execute("UPDATE message SET status = 'failed', status_at = ?, error_code = ?, error_title = ?,"
                    " error_details = ? WHERE id = ?", (now, error.code, error.message, error.details, row.message_id))
+        if error.code == REENGAGEMENT:
+            session_closed(db, row.message_id, now)
     _changed(db, row.thread_id, now)
 
 

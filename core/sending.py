@@ -241,9 +241,12 @@ def _check_rules(db: sqlite3.Connection, thread_id: int, is_template: bool, now:
     if not thread["wa_id"] and not thread["user_id"]:
         raise ReplyRefused("This customer has no WhatsApp id to write to.")
     session_is_open = policy.session_open(thread["last_inbound_at"], now)
-    if not session_is_open and not is_template:
+    if not policy.freeform_open(thread["last_inbound_at"], now) and not is_template:
         if thread["last_inbound_at"] is None:
             raise ReplyRefused("The customer has not written yet: only an approved template can start a conversation.")
+        if session_is_open:
+            raise ReplyRefused("The 24-hour session closes in under 5 minutes, before a reply could safely reach "
+                               "WhatsApp: only an approved template can be sent.")
         ended = _ago(now - policy.session_expires_at(thread["last_inbound_at"]))
         raise ReplyRefused(f"The 24-hour session ended {ended} ago: only an approved template can be sent.")
     current = db.execute("SELECT max(expires_at) FROM conversation WHERE thread_id = ?", (thread_id,)).fetchone()[0]

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 
 from app.commands._common import CommandError, config_from, fail
-from app.commands.output import message_json, print_json, table, thread_json, when
+from app.commands.output import message_json, message_text, print_json, table, thread_json, when
 from core.store import Store
 from core.store.reads import get_thread, message_count, thread_messages
 from core.text import printable
@@ -31,8 +31,7 @@ async def _thread(args: argparse.Namespace) -> int:
     print(table(["TIME", "DIR", "TYPE", "STATUS", "TEXT"],
                 [[when(m.timestamp), m.direction.value, m.raw_type if m.type.value == "unsupported" else m.type.value,
                   (m.status.value if m.status else "") + (f" {m.error_code}" if m.error_code else ""),
-                  "[quarantined: " + (m.quarantine_reason or "") + "]" if m.quarantined else
-                  (m.text or m.file_name or "")] for m in messages], widths={4: 100}))
+                  message_text(m)] for m in messages], widths={4: 100}))
     return 0
 
 

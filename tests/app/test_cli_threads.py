@@ -108,3 +108,25 @@ def test_plain_output_is_aligned_and_neutralised(db):
 def test_a_missing_thread_is_a_clear_error(db):
     result = wabox("thread", "999", "--db", str(db))
     assert result.returncode == 2 and "no thread 999" in result.stderr
+
+
+def test_thread_shows_metas_reason_edits_deletions_and_flow_answers(tmp_path, fixtures_dir):
+    path = tmp_path / "content.db"
+
+    async def seed():
+        store = await Store.open(path)
+        await apply(store, *(load(fixtures_dir, n) for n in ("unsupported.json", "text.json", "edit_text.json",
+                                                              "revoke.json", "interactive_nfm_reply.json")))
+        await store.close()
+
+    asyncio.run(seed())
+    threads = {t["contact"]["name"]: t["id"] for t in json.loads(wabox("threads", "--db", str(path), "--json").stdout)}
+    tomasz = wabox("thread", str(threads["Tomasz Wiśniewski"]), "--db", str(path)).stdout
+    assert "[(131051) Message type unknown — Message type is currently not supported.]" in tomasz
+    anna = wabox("thread", str(threads["Anna Kowalska"]), "--db", str(path)).stdout
+    assert "[deleted by the customer] Dzień dobry, czy zamówienie nr 1044 zostało już wysłane? [edited]" in anna
+    maria = wabox("thread", str(threads["Maria Nowak"]), "--db", str(path), "--json").stdout
+    [flow] = json.loads(maria)["messages"]
+    assert flow["text"].startswith("termin: 2026-12-03\nadres: ul. Łódzka 5\n")
+    plain = wabox("thread", str(threads["Maria Nowak"]), "--db", str(path)).stdout
+    assert "termin: 2026-12-03" in plain and "\x1b" not in plain

@@ -9,7 +9,7 @@ import random
 import httpx
 import pytest
 
-from core import sending
+from core import policy, sending
 from core.cloudapi import CloudApi
 from core.ingest import ingest
 from core.outbox import Backoff, Pacer, Sender
@@ -125,13 +125,16 @@ async def test_a_permanent_error_fails_the_message_with_metas_words(store, anna)
     [message_id] = await queue(store, anna, "Halo?")
     details = "Message failed to send because more than 24 hours have passed since the customer last replied."
     graph = Graph((400, 131047, "(#131047) Re-engagement message", details))
-    await sender(store, graph).run_once()
+    await sender(store, graph, clock=lambda: IN_SESSION).run_once()
     message = await row(store, "SELECT status, error_code, error_title, error_details FROM message WHERE id = ?",
                         (message_id,))
     assert message == {"status": "failed", "error_code": 131047, "error_title": "(#131047) Re-engagement message",
                        "error_details": details}
     assert (await row(store, "SELECT state, error_code FROM outbox")) == {"state": "failed", "error_code": 131047}
     assert len(graph.sent) == 1
+    # Meta says the window is shut although our clock gave it hours: the thread is template-only at once.
+    last_inbound = await store.scalar("SELECT last_inbound_at FROM thread WHERE id = ?", (anna,))
+    assert not policy.session_open(last_inbound, IN_SESSION + 60)
 
 
 async def test_retries_end_as_failed_after_the_last_attempt(store, anna):

@@ -76,3 +76,20 @@ async def test_a_newer_reaction_replaces_the_older_and_an_empty_one_removes_it()
                                   message(3, type=MessageType.REACTION, text="", context_wamid="wamid.1")],
                          more_before=False, now=NOW)
         assert "reactions" not in text_of(pane)
+
+
+async def test_metas_reason_on_an_inbound_message_edits_and_deletions_are_shown():
+    app = PaneApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        pane = app.query_one(ThreadPane)
+        pane.show_thread(THREAD, [
+            message(1, type=MessageType.UNSUPPORTED, raw_type="poll_creation", text="", error_code=131051,
+                    error_title="Message type unknown", error_details="Message type is currently not supported."),
+            message(2, text="new words", edited_at=NOW - 60),
+            message(3, text="gone words", revoked_at=NOW - 30),
+        ], more_before=False, now=NOW)
+        await pilot.pause()
+        text = text_of(pane)
+        assert "⚠ (131051) Message type unknown — Message type is currently not supported." in text
+        assert "new words" in text and "(edited " in text
+        assert "🗑 deleted by the customer" in text
