@@ -360,7 +360,11 @@ class Graph:
         if refused := self._authorised(request):
             return refused
         waba = request.path_params["node"]
-        return JSONResponse({"data": [_phone(n) for n in self.world.numbers.values() if n["waba_id"] == waba]})
+        numbers = [_phone(n) for n in self.world.numbers.values() if n["waba_id"] == waba]
+        if not numbers:  # the simulator knows a WABA only through its numbers
+            return graph_error(100, "Invalid parameter", f"Unsupported get request. Object with ID '{waba}' does not "
+                               "exist, cannot be loaded due to missing permissions, or does not support this operation")
+        return JSONResponse({"data": numbers})
 
 
 def _phone(n: dict) -> dict:
@@ -368,5 +372,5 @@ def _phone(n: dict) -> dict:
     return {"id": n["id"], "display_phone_number": f"+{digits[:2]} {digits[2:4]} {digits[4:7]} {digits[7:]}",
             "verified_name": n.get("verified_name", "Simulated Business"), "quality_rating": n["quality_rating"],
             "status": n["status"], "name_status": "APPROVED", "code_verification_status": "VERIFIED",
-            "platform_type": "CLOUD_API", "throughput": {"level": "STANDARD"},
+            "platform_type": n["platform_type"], "throughput": {"level": "STANDARD"},
             "whatsapp_business_manager_messaging_limit": n["tier"]}

@@ -110,7 +110,7 @@ class World:
         self.clock = clock
         self.rng = random.Random(seed)
         self.numbers = {n["id"]: {"waba_id": n.get("waba_id", "310492887654321"), "quality_rating": "GREEN",
-                                  "status": "CONNECTED", "tier": "TIER_2K", **n}
+                                  "status": "CONNECTED", "tier": "TIER_2K", "platform_type": "CLOUD_API", **n}
                         for n in (phone_numbers or DEFAULT_NUMBERS)}
         self.templates = list(templates if templates is not None else DEFAULT_TEMPLATES)
         self.media: dict[str, StoredMedia] = {}

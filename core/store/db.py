@@ -28,14 +28,18 @@ class Store:
         """Open (creating and migrating if needed). `synchronous="FULL"` where a 200 depends on the commit."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)  # we write BEGIN ourselves
-        db.row_factory = aiosqlite.Row
         if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
-        for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "foreign_keys = ON",
-                       f"synchronous = {synchronous}"):
-            await db.execute(f"PRAGMA {pragma}")
-        await migrate(db)
+        db = await aiosqlite.connect(path, isolation_level=None)  # we write BEGIN ourselves
+        db.row_factory = aiosqlite.Row
+        try:
+            for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "foreign_keys = ON",
+                           f"synchronous = {synchronous}"):
+                await db.execute(f"PRAGMA {pragma}")
+            await migrate(db)
+        except BaseException:
+            await db.close()  # its thread would otherwise keep the process alive ("file is not a database")
+            raise
         return cls(db, path)
 
     async def close(self) -> None:
