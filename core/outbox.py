@@ -341,20 +341,3 @@ def _changed(db: sqlite3.Connection, thread_id: int | None, now: int) -> None:
     if thread_id is not None:
         refresh_thread_summary(db, thread_id)
         log_changes(db, [("message", thread_id)], at=now)
-
-
-# --- reading it back (CLI `wabox send --wait`, `wabox channels`) -------------------------------------------
-
-
-async def outbox_state(store: Store, message_id: int) -> tuple[str, int | None, str | None, str | None] | None:
-    """(state, error code, error message, error details) of a message's outbox row."""
-    row = await store.fetchone("SELECT state, error_code, error_title, error_details FROM outbox"
-                               " WHERE message_id = ?", (message_id,))
-    return None if row is None else (row["state"], row["error_code"], row["error_title"], row["error_details"])
-
-
-async def backlog(store: Store) -> dict[str, int]:
-    """Rows not yet sent or failed, per channel."""
-    rows = await store.fetchall("SELECT channel, count(*) AS n FROM outbox WHERE state IN ('queued', 'sending')"
-                                " GROUP BY channel")
-    return {row["channel"]: row["n"] for row in rows}

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import phones, policy
+from core.graph_messages import addressed, media_message, template_message, text_message
 from core.model import Template
 from core.store.db import Store, log_changes
 from core.store.threads import refresh_thread_summary
@@ -62,8 +63,7 @@ async def queue_text(store: Store, thread_id: int, text: str, *, agent: str, now
         raise ReplyRefused("Nothing to send.")
     if len(text) > MAX_TEXT:
         raise ReplyRefused(f"The message is {len(text):,} characters; WhatsApp takes at most {MAX_TEXT:,}.")
-    body = {"type": "text", "text": {"body": text, "preview_url": bool(re.search(r"https?://", text))}}
-    return await store.write(_queue, thread_id, _Outgoing("text", "text", text, body, reply_to), agent,
+    return await store.write(_queue, thread_id, _Outgoing("text", "text", text, text_message(text), reply_to), agent,
                              int(now), config)
 
 
@@ -79,11 +79,7 @@ async def queue_template(store: Store, thread_id: int, template: Template, param
         if problem:
             raise ReplyRefused(f"Parameter {{{{{name}}}}}: {problem}")
     named = template.parameter_format.upper() == "NAMED"
-    parameters = [{"type": "text", "text": value, **({"parameter_name": name} if named else {})}
-                  for name, value in zip(names, params)]
-    components = [{"type": "body", "parameters": parameters}] if parameters else []
-    body = {"type": "template", "template": {"name": template.name, "language": {"code": template.language},
-                                             "components": components}}
+    body = template_message(template.name, template.language, params, parameter_names=names if named else None)
     text = render_template(template, params)
     return await store.write(_queue, thread_id, _Outgoing("template", "template", text, body), agent, int(now),
                              config)
@@ -113,14 +109,8 @@ async def queue_media(store: Store, thread_id: int, path: Path, *, agent: str, n
     outbox_dir.mkdir(parents=True, exist_ok=True)
     copy = outbox_dir / f"{uuid.uuid4().hex}{path.suffix.lower()}"
     shutil.copyfile(path, copy)
-    media: dict = {}
-    if caption:
-        media["caption"] = caption
-    if kind == "document":
-        media["filename"] = path.name
-    if kind == "audio" and mime.startswith("audio/ogg"):
-        media["voice"] = True
-    outgoing = _Outgoing("media", kind, caption, {"type": kind, kind: media}, media_file=str(copy),
+    body = media_message(kind, caption=caption, filename=path.name, voice=mime.startswith("audio/ogg"))
+    outgoing = _Outgoing("media", kind, caption, body, media_file=str(copy),
                          mime_type=mime, file_name=path.name, file_size=size)
     try:
         return await store.write(_queue, thread_id, outgoing, agent, int(now), config)
@@ -198,12 +188,6 @@ async def thread_for_number(store: Store, channel: str, number: str, *, now: flo
     return await store.write(write)
 
 
-async def quota_status(store: Store, now: float, quota: int) -> tuple[int, int]:
-    """(conversations counted this calendar month, the monthly quota)."""
-    used = await store.scalar("SELECT count(*) FROM conversation WHERE month = ?", (policy.month_key(now),))
-    return int(used), quota
-
-
 # --- templates --------------------------------------------------------------------------------------------
 
 
@@ -277,9 +261,7 @@ def _queue(db: sqlite3.Connection, thread_id: int, out: _Outgoing, agent: str, n
         " author, mime_type, file_size, file_name, media_path) VALUES (?,?, 'out', ?,?,?, 'queued', ?,?,?,?,?,?,?)",
         (thread_id, thread["channel"], out.type, out.text, now, now, out.reply_to, agent, out.mime_type,
          out.file_size, out.file_name, out.media_file)).lastrowid
-    request = {"messaging_product": "whatsapp", "recipient_type": "individual", **out.body}
-    if out.reply_to:
-        request["context"] = {"message_id": out.reply_to}
+    request = addressed(out.body, reply_to=out.reply_to)  # the sender adds `to` and the callback data
     outbox_id = db.execute(
         "INSERT INTO outbox(message_id, thread_id, channel, recipient, kind, request, media_file, created_at, agent)"
         " VALUES (?,?,?,?,?,?,?,?,?)",

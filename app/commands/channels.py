@@ -7,19 +7,15 @@ import asyncio
 import dataclasses
 import time
 
-from app.commands._common import CommandError, config_from, fail
+from app.commands._common import config_from, open_store
 from app.commands.output import print_json, table, when
 from core import raw_events
 from core.channels import channel_health
-from core.store import Store
 from core.text import one_line
 
 
 async def _channels(args: argparse.Namespace) -> int:
-    config = config_from(args)
-    if not config.db.exists():
-        raise CommandError(f"no database at {config.db} (run `wabox connect` first)")
-    store = await Store.open(config.db)
+    store = await open_store(config_from(args))
     try:
         found = await channel_health(store, now=time.time())
         backlog = await raw_events.backlog(store)
@@ -48,7 +44,4 @@ def _error(error: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_channels(args))
-    except CommandError as error:
-        return fail(str(error))
+    return asyncio.run(_channels(args))

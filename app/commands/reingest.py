@@ -9,17 +9,14 @@ import argparse
 import asyncio
 import time
 
-from app.commands._common import CommandError, config_from, fail
+from app.commands._common import REFUSED, config_from, open_store
 from core import raw_events
-from core.store import Store
 from core.text import one_line
 
 
 async def _reingest(args: argparse.Namespace) -> int:
     config = config_from(args)
-    if not config.db.exists():
-        raise CommandError(f"no database at {config.db}")
-    store = await Store.open(config.db)
+    store = await open_store(config)
     try:
         result, done, still = await raw_events.reingest_pending(
             store, {c.phone_number_id for c in config.channels}, now=time.time(), due_only=False)
@@ -30,12 +27,9 @@ async def _reingest(args: argparse.Namespace) -> int:
           f"{result.statuses} statuses); {still} still pending")
     if still:
         print(f"last error: {one_line(backlog.last_error or '-', 500)}")
-        return 1
+        return REFUSED
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_reingest(args))
-    except CommandError as error:
-        return fail(str(error))
+    return asyncio.run(_reingest(args))

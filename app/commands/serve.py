@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 
-from app.commands._common import CommandError, fail, service_setup
+from app.commands._common import CommandError, service_setup
 from core.asgi import Limits, serve_asgi, until_stopped
 from core.config import Config, Secrets
 from core.server import create_receiver
@@ -52,14 +52,11 @@ async def serve(config: Config, secrets: Secrets, host: str, port: int, *, sende
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config, secrets = service_setup(args)
-    except CommandError as error:
-        return fail(str(error))
+    config, secrets = service_setup(args)
     missing = [name for name in ("app_secret", "verify_token") if not getattr(secrets, name)]
     if missing:
-        return fail("cannot receive webhooks without " + " and ".join(missing) + ": set $WABOX_APP_SECRET and "
-                    "$WABOX_VERIFY_TOKEN, or put them in secrets.toml (mode 0600) beside the config file")
+        raise CommandError("cannot receive webhooks without " + " and ".join(missing) + ": set $WABOX_APP_SECRET "
+                           "and $WABOX_VERIFY_TOKEN, or put them in secrets.toml (mode 0600) beside the config file")
     if not secrets.access_token and not args.no_sender:
         log.warning("no access token ($WABOX_ACCESS_TOKEN): receiving only, nothing will be sent")
         args.no_sender = True

@@ -30,15 +30,19 @@ class Store:
         path = Path(path)
         private_dir(path.parent)
         private_file(path)  # SQLite gives the -wal and -shm files the database file's mode
-        db = await aiosqlite.connect(path, isolation_level=None)  # we write BEGIN ourselves
-        db.row_factory = aiosqlite.Row
         if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
-        # temp_store = MEMORY: no temporary files, so a process out of descriptors can still commit
-        for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "foreign_keys = ON", "temp_store = MEMORY",
-                       f"synchronous = {synchronous}"):
-            await db.execute(f"PRAGMA {pragma}")
-        await migrate(db)
+        db = await aiosqlite.connect(path, isolation_level=None)  # we write BEGIN ourselves
+        db.row_factory = aiosqlite.Row
+        try:
+            # temp_store = MEMORY: no temporary files, so a process out of descriptors can still commit
+            for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "foreign_keys = ON", "temp_store = MEMORY",
+                           f"synchronous = {synchronous}"):
+                await db.execute(f"PRAGMA {pragma}")
+            await migrate(db)
+        except BaseException:
+            await db.close()  # its thread would otherwise keep the process alive ("file is not a database")
+            raise
         return cls(db, path)
 
     async def close(self) -> None:

@@ -107,7 +107,7 @@ def test_plain_output_is_aligned_and_neutralised(db):
 
 def test_a_missing_thread_is_a_clear_error(db):
     result = wabox("thread", "999", "--db", str(db))
-    assert result.returncode == 2 and "no thread 999" in result.stderr
+    assert result.returncode == 1 and result.stderr == "wabox: no thread 999\n"
 
 
 def test_thread_shows_metas_reason_edits_deletions_and_flow_answers(tmp_path, fixtures_dir):
