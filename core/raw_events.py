@@ -45,6 +45,11 @@ class Backlog:
     last_error: str | None
 
 
+# Through the partial index of pending rows: as cheap as the backlog is short, whatever the table's size.
+BACKLOG_SQL = ("SELECT count(*) AS n, min(received_at) AS oldest, max(id) AS newest FROM raw_event"
+               " INDEXED BY raw_event_pending WHERE state = 'pending'")
+
+
 def read_body(raw: bytes) -> tuple[list[Event] | None, str | None]:
     """The events of a signed body, or (None, why it does not parse)."""
     try:
@@ -143,8 +148,6 @@ def _retry(db: sqlite3.Connection, raw_id: int, events: list[Event] | None, note
 
 
 async def backlog(store: Store) -> Backlog:
-    """Read through the partial index of pending rows: as cheap as the backlog is short, whatever the table size."""
-    row = await store.fetchone("SELECT count(*) AS n, min(received_at) AS oldest FROM raw_event"
-                               " WHERE state = 'pending'")
-    last = await store.scalar("SELECT note FROM raw_event WHERE state = 'pending' ORDER BY id DESC LIMIT 1")
+    row = await store.fetchone(BACKLOG_SQL)
+    last = await store.scalar("SELECT note FROM raw_event WHERE id = ?", (row["newest"],)) if row["n"] else None
     return Backlog(row["n"], row["oldest"], last)
