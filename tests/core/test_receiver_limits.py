@@ -167,3 +167,25 @@ async def test_healthz_reads_the_last_webhook_without_scanning(tmp_path, fixture
     plans = [query(db, "EXPLAIN QUERY PLAN " + sql) for sql in (
         "SELECT received_at FROM raw_event ORDER BY id DESC LIMIT 1", raw_events.BACKLOG_SQL)]
     assert [plan[0][3] for plan in plans] == ["SCAN raw_event", "SCAN raw_event USING INDEX raw_event_pending"]
+
+
+async def test_bodies_held_at_once_have_a_memory_budget(tmp_path, fixtures_dir):
+    raw = (fixtures_dir / "text.json").read_bytes() + b" " * 30_000  # a valid webhook of ~31 KB
+    app = create_receiver(tmp_path / "wabox.db", app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
+                          channels=CHANNELS, clock=lambda: 1795600000, body_budget=100_000)
+    async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request(b"x" * 90_000) + b"x" * 80_000)  # most of a big body, then silence
+        await writer.drain()
+        headers = {"X-Hub-Signature-256": sign(raw, APP_SECRET)}
+        for _ in range(200):  # once the server holds the 80 KB, a 31 KB body no longer fits
+            if (busy := await http.post("/webhook", content=raw, headers=headers)).status_code != 200:
+                break
+            await asyncio.sleep(0.01)
+        assert busy.status_code == 503
+        writer.close()  # the slow client goes: what it held is given back
+        for _ in range(200):
+            if (accepted := await http.post("/webhook", content=raw, headers=headers)).status_code == 200:
+                break
+            await asyncio.sleep(0.01)
+        assert accepted.status_code == 200
