@@ -82,6 +82,7 @@ class Writer:
         return await pending.done
 
     def fetch_media(self, media: list[InboundMessage]) -> None:
+        """Hand newly stored inbound media to the downloader (`on_committed`) without waiting for it."""
         if media and self._on_committed:
             task = asyncio.create_task(self._on_committed(media))
             self._side_tasks.add(task)
