@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 import httpx
@@ -132,8 +131,14 @@ async def test_rejected_requests_are_logged_as_one_summary(tmp_path, fixtures_di
         for _ in range(3):
             await http.post("/webhook", content=b"x" * (MAX_BODY + 1), headers={"X-Hub-Signature-256": "sha256=0"})
         await http.post("/webhook", content=raw)
-    lines = [r.getMessage() for r in caplog.records if r.name == "wabox.receiver"]
-    assert lines == ["rejected 204 requests in the last 10 s: 200 bad signature, 3 too large, 1 no signature"]
+        for _ in range(2):  # not HTTP at all: uvicorn answers 400 itself, and would log a line each
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"\x16\x03\x01 not http\r\n\r\n")
+            await reader.read()
+            writer.close()
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert lines == ["rejected 206 requests in the last 10 s: 200 bad signature, 3 too large, 2 invalid HTTP,"
+                     " 1 no signature"]
 
 
 @pytest.mark.parametrize("challenge", ["²", "１２", "12\n", "٣"])
