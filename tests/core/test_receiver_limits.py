@@ -42,6 +42,16 @@ async def test_a_connection_that_sends_nothing_is_closed(tmp_path):
         writer.close()
 
 
+async def test_a_kept_alive_connection_left_idle_is_closed(tmp_path):
+    async with receiver(tmp_path) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200 ")
+        rest = await reader.read()  # the answer, then the server hangs up: no further request came
+        assert rest.endswith(b"}") and b"Connection: close" not in rest
+        writer.close()
+
+
 async def test_headers_sent_a_byte_at_a_time_are_cut_off(tmp_path, fixtures_dir):
     raw = (fixtures_dir / "text.json").read_bytes()
     async with receiver(tmp_path) as port:
