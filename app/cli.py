@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sender", action="store_true", help="receive only; do not run the outbox sender")
     p.add_argument("--read-timeout", type=float, default=15.0, metavar="SECONDS",
                    help="a request's headers, and then its body, must arrive within this (else closed / 408)")
-    p.add_argument("--max-connections", type=int, default=100, metavar="N",
+    p.add_argument("--max-connections", type=int, default=200, metavar="N",
                    help="open connections beyond which requests are answered 503, which Meta retries")
 
     command("reingest", "ingest again the webhook bodies kept pending (run after an upgrade)")

@@ -27,7 +27,7 @@ class Limits:
 
     header_timeout: float = 15.0  # a request's headers must arrive within this, from its first byte (or connect)
     keep_alive: float = 5.0  # an idle kept-alive connection is closed after this
-    max_connections: int = 100  # beyond this, requests are answered 503 (which Meta retries)
+    max_connections: int = 200  # open connections (or requests in progress) beyond which requests are answered 503
 
 
 class _HeaderDeadline(HttpToolsProtocol):

@@ -45,6 +45,11 @@ class Backlog:
     last_error: str | None
 
 
+# Through the partial index of pending rows: as cheap as the backlog is short, whatever the table's size.
+BACKLOG_SQL = ("SELECT count(*) AS n, min(received_at) AS oldest, max(id) AS newest FROM raw_event"
+               " INDEXED BY raw_event_pending WHERE state = 'pending'")
+
+
 def read_body(raw: bytes) -> tuple[list[Event] | None, str | None]:
     """The events of a signed body, or (None, why it does not parse)."""
     try:
@@ -55,25 +60,25 @@ def read_body(raw: bytes) -> tuple[list[Event] | None, str | None]:
 
 def ingest_body(db: sqlite3.Connection, events: list[Event] | None, parse_note: str | None,
                 channels: set[str] | None, now: int) -> Attempt:
-    """Every event in its own SAVEPOINT, so one that raises costs only itself; a transient failure is raised."""
-    total = IngestResult()
+    """The body's events in one go; if that raises, each event in its own SAVEPOINT, so one that raises costs
+    only itself. A transient failure is raised, never recorded."""
     if events is None:
-        return Attempt("unparsed", parse_note, total)
+        return Attempt("unparsed", parse_note, IngestResult())
     errors: list[str] = []
-    for event in events:
-        db.execute("SAVEPOINT event")
-        try:
-            result = ingest(db, [event], channels=channels, now=now)
-        except Exception as error:
-            db.execute("ROLLBACK TO event")
-            db.execute("RELEASE event")
-            if is_transient(error):
-                raise
-            log.exception("a webhook event failed to ingest; its body stays pending")
-            errors.append(f"{type(event).__name__} {getattr(event, 'wamid', '')}: {error!r}")
-            continue
-        db.execute("RELEASE event")
-        _merge(total, result)
+    try:
+        total = _in_savepoint(db, events, channels, now)
+    except Exception as error:
+        if is_transient(error):
+            raise
+        total = IngestResult()
+        for event in events:
+            try:
+                _merge(total, _in_savepoint(db, [event], channels, now))
+            except Exception as failure:
+                if is_transient(failure):
+                    raise
+                log.exception("a webhook event failed to ingest; its body stays pending")
+                errors.append(f"{type(event).__name__} {getattr(event, 'wamid', '')}: {failure!r}")
     notes = []
     if errors:
         notes.append(f"ingest failed ({len(errors)} of {len(events)} events): " + "; ".join(errors))
@@ -82,6 +87,19 @@ def ingest_body(db: sqlite3.Connection, events: list[Event] | None, parse_note: 
         log.warning("webhook for %r, not a connected number: kept raw", sorted(total.unknown_channels))
     outcome = "failed" if errors else "partial" if total.unknown_channels else "ok"
     return Attempt(outcome, "; ".join(notes)[:NOTE_MAX] or None, total)
+
+
+def _in_savepoint(db: sqlite3.Connection, events: list[Event], channels: set[str] | None, now: int) -> IngestResult:
+    """ingest(), wholly undone if it raises."""
+    db.execute("SAVEPOINT ingest")
+    try:
+        result = ingest(db, events, channels=channels, now=now)
+    except Exception:
+        db.execute("ROLLBACK TO ingest")
+        db.execute("RELEASE ingest")
+        raise
+    db.execute("RELEASE ingest")
+    return result
 
 
 def _merge(total: IngestResult, part: IngestResult) -> None:
@@ -143,8 +161,6 @@ def _retry(db: sqlite3.Connection, raw_id: int, events: list[Event] | None, note
 
 
 async def backlog(store: Store) -> Backlog:
-    """Read through the partial index of pending rows: as cheap as the backlog is short, whatever the table size."""
-    row = await store.fetchone("SELECT count(*) AS n, min(received_at) AS oldest FROM raw_event"
-                               " WHERE state = 'pending'")
-    last = await store.scalar("SELECT note FROM raw_event WHERE state = 'pending' ORDER BY id DESC LIMIT 1")
+    row = await store.fetchone(BACKLOG_SQL)
+    last = await store.scalar("SELECT note FROM raw_event WHERE id = ?", (row["newest"],)) if row["n"] else None
     return Backlog(row["n"], row["oldest"], last)

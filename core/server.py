@@ -38,6 +38,7 @@ MAX_BODY = 3 * 1024 * 1024  # Meta's payloads are at most 3 MB (reference §5.10
 MAX_BATCH = 256
 READ_TIMEOUT_SECONDS = 15.0  # the whole body must arrive within this; Meta sends it at once
 RETRY_EVERY_SECONDS = 30.0  # how often the pending bodies whose backoff has passed are tried again
+BODY_BUDGET = 32 * MAX_BODY  # request body bytes held at once, over all connections (beyond it: 503)
 SUMMARY_SECONDS = 10.0  # rejected requests are logged as one summary per this period
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
@@ -80,7 +81,8 @@ class Writer:
         self._queue.put_nowait(pending)
         return await pending.done
 
-    def media_downloaded_later(self, media: list[InboundMessage]) -> None:
+    def fetch_media(self, media: list[InboundMessage]) -> None:
+        """Hand newly stored inbound media to the downloader (`on_committed`) without waiting for it."""
         if media and self._on_committed:
             task = asyncio.create_task(self._on_committed(media))
             self._side_tasks.add(task)
@@ -107,7 +109,7 @@ class Writer:
                 media.extend(result.media)
                 if not pending.done.done():
                     pending.done.set_result(result)
-            self.media_downloaded_later(media)
+            self.fetch_media(media)
 
 
 def _commit_batch(db: sqlite3.Connection, batch: list[_Pending], channels: set[str] | None,
@@ -160,6 +162,22 @@ class _UvicornRejections(logging.Filter):
         return False
 
 
+class _BodyBudget:
+    """However many clients send big bodies slowly at once, the bytes held for them stay bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.used -= size
+
+
 def _refuse(status: int, text: str) -> Response:
     # Closing the connection stops a client that is still sending a body we will not read.
     return PlainTextResponse(text, status_code=status, headers={"Connection": "close"})
@@ -168,12 +186,13 @@ def _refuse(status: int, text: str) -> Response:
 def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: str, channels: set[str] | None,
                     clock: Callable[[], float] = time.time, on_committed: OnCommitted | None = None,
                     read_timeout: float = READ_TIMEOUT_SECONDS,
-                    retry_every: float = RETRY_EVERY_SECONDS) -> Starlette:
+                    retry_every: float = RETRY_EVERY_SECONDS, body_budget: int = BODY_BUDGET) -> Starlette:
     """The ASGI app. `channels`: the phone_number_ids we serve (others are kept raw and logged)."""
     if not app_secret or not verify_token:
         raise ValueError("the receiver needs the app secret and the verify token")
     state: dict = {}
     rejections = Rejections()
+    budget = _BodyBudget(body_budget)
 
     async def verify(request: Request) -> Response:
         params = request.query_params
@@ -196,20 +215,28 @@ def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: st
             return _refuse(413, "payload too large")
         chunks, size = [], 0
         try:
-            async with asyncio.timeout(read_timeout):
-                async for chunk in request.stream():  # the cap holds for chunked bodies too, before buffering
-                    size += len(chunk)
-                    if size > MAX_BODY:
-                        rejections.add("too large")
-                        return _refuse(413, "payload too large")
-                    chunks.append(chunk)
-        except TimeoutError:
-            rejections.add("body too slow (408)")
-            return _refuse(408, "request body not received in time")
-        except ClientDisconnect:  # nobody is left to answer
-            rejections.add("client gone mid-body")
-            return Response(status_code=400)
-        raw = b"".join(chunks)
+            try:
+                async with asyncio.timeout(read_timeout):
+                    async for chunk in request.stream():  # the cap holds for chunked bodies too, before buffering
+                        size += len(chunk)
+                        if size > MAX_BODY:
+                            rejections.add("too large")
+                            return _refuse(413, "payload too large")
+                        if not budget.take(len(chunk)):
+                            rejections.add("over the memory budget for bodies (503)")
+                            return _refuse(503, "busy, send it again")
+                        chunks.append(chunk)
+            except TimeoutError:
+                rejections.add("body too slow (408)")
+                return _refuse(408, "request body not received in time")
+            except ClientDisconnect:  # nobody is left to answer
+                rejections.add("client gone mid-body")
+                return Response(status_code=400)
+            return await _signed(request, b"".join(chunks))
+        finally:
+            budget.give_back(sum(map(len, chunks)))
+
+    async def _signed(request: Request, raw: bytes) -> Response:
         headers = request.headers.getlist("x-hub-signature-256")
         if not headers:
             rejections.add("no signature")
@@ -247,7 +274,7 @@ def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: st
                 continue
             if done or still:
                 log.info("re-ingested pending webhook bodies: %d went in, %d still pending", done, still)
-            state["writer"].media_downloaded_later(result.media)
+            state["writer"].fetch_media(result.media)
 
     async def summarise_rejections() -> None:
         while True:

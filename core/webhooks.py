@@ -24,12 +24,17 @@ MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker"})
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Where json.loads can get one from: a \uD800-\uDFFF escape, UTF-8 bytes of a surrogate (it decodes with
+# "surrogatepass"), or a UTF-16/32 body (NUL bytes)
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|\x00")
 
 
 def loads(raw: bytes) -> Any:
     """json.loads, with every string (keys too) made valid Unicode: JSON may escape a lone surrogate ("\\ud83d"),
     which SQLite and every UTF-8 encoder refuse, so it becomes U+FFFD here, once, instead of failing later."""
     payload = json.loads(raw)
+    if not _MAYBE_SURROGATE.search(raw):
+        return payload  # nothing in these bytes can have decoded to a surrogate: skip the walk
     stack = [payload]
     while stack:  # iterative: json.loads accepts nesting deeper than Python's recursion limit allows to walk
         node = stack.pop()

@@ -110,7 +110,8 @@ def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) 
     try:
         result = fn(conn, *args)
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite rolls back by itself after some errors (disk full, I/O)
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
     return result

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 import httpx
 import pytest
 
+from core import raw_events
 from core.asgi import Limits, serve_asgi
 from core.server import MAX_BODY, create_receiver
 from core.webhooks import sign
@@ -39,6 +39,16 @@ async def test_a_connection_that_sends_nothing_is_closed(tmp_path):
     async with receiver(tmp_path) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         assert await reader.read() == b""  # the server hung up: an idle connection costs it nothing for long
+        writer.close()
+
+
+async def test_a_kept_alive_connection_left_idle_is_closed(tmp_path):
+    async with receiver(tmp_path) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200 ")
+        rest = await reader.read()  # the answer, then the server hangs up: no further request came
+        assert rest.endswith(b"}") and b"Connection: close" not in rest
         writer.close()
 
 
@@ -131,8 +141,14 @@ async def test_rejected_requests_are_logged_as_one_summary(tmp_path, fixtures_di
         for _ in range(3):
             await http.post("/webhook", content=b"x" * (MAX_BODY + 1), headers={"X-Hub-Signature-256": "sha256=0"})
         await http.post("/webhook", content=raw)
-    lines = [r.getMessage() for r in caplog.records if r.name == "wabox.receiver"]
-    assert lines == ["rejected 204 requests in the last 10 s: 200 bad signature, 3 too large, 1 no signature"]
+        for _ in range(2):  # not HTTP at all: uvicorn answers 400 itself, and would log a line each
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"\x16\x03\x01 not http\r\n\r\n")
+            await reader.read()
+            writer.close()
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert lines == ["rejected 206 requests in the last 10 s: 200 bad signature, 3 too large, 2 invalid HTTP,"
+                     " 1 no signature"]
 
 
 @pytest.mark.parametrize("challenge", ["²", "１２", "12\n", "٣"])
@@ -164,6 +180,27 @@ async def test_healthz_reads_the_last_webhook_without_scanning(tmp_path, fixture
                       "last_pending_error": None}
     db = tmp_path / "wabox.db"
     plans = [query(db, "EXPLAIN QUERY PLAN " + sql) for sql in (
-        "SELECT received_at FROM raw_event ORDER BY id DESC LIMIT 1",
-        "SELECT count(*) AS n, min(received_at) AS oldest FROM raw_event WHERE state = 'pending'")]
+        "SELECT received_at FROM raw_event ORDER BY id DESC LIMIT 1", raw_events.BACKLOG_SQL)]
     assert [plan[0][3] for plan in plans] == ["SCAN raw_event", "SCAN raw_event USING INDEX raw_event_pending"]
+
+
+async def test_bodies_held_at_once_have_a_memory_budget(tmp_path, fixtures_dir):
+    raw = (fixtures_dir / "text.json").read_bytes() + b" " * 30_000  # a valid webhook of ~31 KB
+    app = create_receiver(tmp_path / "wabox.db", app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
+                          channels=CHANNELS, clock=lambda: 1795600000, body_budget=100_000)
+    async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request(b"x" * 90_000) + b"x" * 80_000)  # most of a big body, then silence
+        await writer.drain()
+        headers = {"X-Hub-Signature-256": sign(raw, APP_SECRET)}
+        for _ in range(200):  # once the server holds the 80 KB, a 31 KB body no longer fits
+            if (busy := await http.post("/webhook", content=raw, headers=headers)).status_code != 200:
+                break
+            await asyncio.sleep(0.01)
+        assert busy.status_code == 503
+        writer.close()  # the slow client goes: what it held is given back
+        for _ in range(200):
+            if (accepted := await http.post("/webhook", content=raw, headers=headers)).status_code == 200:
+                break
+            await asyncio.sleep(0.01)
+        assert accepted.status_code == 200

@@ -67,11 +67,14 @@ async def receiving(tmp_path):
             yield http, db, clock
 
 
-async def test_a_lone_surrogate_costs_nothing_and_becomes_a_replacement_character(receiving, fixtures_dir):
+@pytest.mark.parametrize("half_an_emoji", [b"\\ud83d", b"\\uDE00", b"\xed\xa0\xbd"],
+                         ids=["escaped", "escaped-upper", "utf-8-bytes"])
+async def test_a_lone_surrogate_costs_nothing_and_becomes_a_replacement_character(receiving, fixtures_dir,
+                                                                                   half_an_emoji):
     http, db, _ = receiving
     body = two_texts(fixtures_dir, {"id": "wamid.SURROGATE", "text": {"body": "PLACEHOLDER"}},
                      {"id": "wamid.NORMAL", "text": {"body": "Dzień dobry"}})
-    raw = json.dumps(body).encode().replace(b"PLACEHOLDER", b"Hej \\ud83d!")  # JSON may escape half an emoji
+    raw = json.dumps(body).encode().replace(b"PLACEHOLDER", b"Hej " + half_an_emoji + b"!")
     response = await http.post("/webhook", content=raw, headers=post_headers(raw))
     assert response.status_code == 200
     assert sorted(query(db, "SELECT wamid, text FROM message")) == [("wamid.NORMAL", "Dzień dobry"),
