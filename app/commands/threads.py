@@ -11,13 +11,15 @@ from app.commands.output import print_json, table, thread_json, when
 from core import policy
 from core.store import Store
 from core.store.reads import list_threads
-from core.views import BUILTIN_BY_KEY
+from core.views import BUILTIN_BY_KEY, search_problem
 
 
 async def _threads(args: argparse.Namespace) -> int:
     config = config_from(args)
     if not config.db.exists():
         raise CommandError(f"no database at {config.db}")
+    if args.search and search_problem(args.search):
+        raise CommandError(search_problem(args.search))
     store = await Store.open(config.db)
     try:
         found = await list_threads(store, BUILTIN_BY_KEY[args.view], agent=agent_name(args), search=args.search,
