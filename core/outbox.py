@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.cloudapi import CloudApi, CloudApiError
-from core.ingest import REENGAGEMENT, apply_parked_statuses, session_closed
+from core.ingest import REENGAGEMENT, apply_parked_statuses, refresh_session
 from core.store.db import Store, log_changes
 from core.store.threads import refresh_thread_summary
 
@@ -340,8 +340,8 @@ def _failed(db: sqlite3.Connection, row: Claimed, owner: str, error: CloudApiErr
     if row.message_id is not None:
         db.execute("UPDATE message SET status = 'failed', status_at = ?, error_code = ?, error_title = ?,"
                    " error_details = ? WHERE id = ?", (now, error.code, error.message, error.details, row.message_id))
-        if error.code == REENGAGEMENT:
-            session_closed(db, row.message_id, now)
+        if error.code == REENGAGEMENT and row.thread_id is not None:  # Meta says the window is shut: believe it
+            refresh_session(db, row.thread_id)
     _changed(db, row.thread_id, now)
 
 
