@@ -398,15 +398,17 @@ def refresh_session(db: sqlite3.Connection, thread_id: int) -> None:
     The customer's last real message opens 24 hours. A send Meta refused with 131047 after it says the window was
     already shut, whatever our clock thought: the anchor moves back so the session ends at that refusal and the
     composer turns to templates at once. A customer message after the refusal opens a new session as usual."""
-    db.execute(f"""
+    # The WHERE terms repeat the partial indexes' (schema: message_session_opener / _shut) word for word, so each
+    # max() is one index step, not a walk through a long thread.
+    db.execute("""
         UPDATE thread SET last_inbound_at = (
             SELECT CASE WHEN shut.at IS NOT NULL AND opened.at > shut.at - :day AND opened.at <= shut.at
                         THEN shut.at - :day ELSE opened.at END
-            FROM (SELECT max(timestamp) AS at FROM message WHERE thread_id = :t AND direction = 'in'
-                  AND type NOT IN ({",".join(f"'{t}'" for t in sorted(_NOT_SESSION))})) AS opened,
-                 (SELECT max(status_at) AS at FROM message WHERE thread_id = :t AND direction = 'out'
-                  AND status = 'failed' AND error_code = :refused) AS shut)
-        WHERE id = :t""", {"t": thread_id, "day": SESSION_SECONDS, "refused": REENGAGEMENT})
+            FROM (SELECT max(timestamp) AS at FROM message WHERE thread_id = :t
+                  AND direction = 'in' AND type NOT IN ('reaction', 'system', 'unsupported')) AS opened,
+                 (SELECT max(status_at) AS at FROM message WHERE thread_id = :t
+                  AND direction = 'out' AND status = 'failed' AND error_code = 131047) AS shut)
+        WHERE id = :t""", {"t": thread_id, "day": SESSION_SECONDS})
 
 
 def _one(db: sqlite3.Connection, sql: str, params) -> sqlite3.Row | None:
