@@ -19,7 +19,7 @@ from typing import Any
 from core import policy, sending
 from core.model import Channel, ChatMessage, Contact, Template, ThreadSummary, View
 from core.sending import ReplyRefused
-from core.store import reads, rows
+from core.store import conversations, reads, rows
 from core.store.db import Store, log_changes
 from core.views import BUILTIN_VIEWS, FILTER_KEYS
 
@@ -135,16 +135,12 @@ class Inbox:
         return [rows.template(r) for r in found]
 
     async def quota(self) -> Quota:
-        used = await self.store.scalar("SELECT count(*) FROM conversation WHERE month = ?",
-                                       (policy.month_key(self.now()),))
-        return Quota(int(used or 0), self._quota)
+        return Quota(await self.store.run(conversations.used, self.now()), self._quota)
 
     async def opens_conversation(self, thread: ThreadSummary, *, is_template: bool) -> bool:
         """True when sending now would start a new counted conversation (F8): the agent is warned first."""
         now = self.now()
-        expires = await self.store.scalar("SELECT max(expires_at) FROM conversation WHERE thread_id = ?",
-                                          (thread.id,))
-        open_until = expires if expires is not None and expires > now else None
+        open_until = await self.store.run(conversations.open_until, thread.id)
         return policy.conversation_needed(open_until, now, policy.session_open(thread.last_inbound_at, now),
                                           is_template) is not None
 

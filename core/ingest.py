@@ -106,7 +106,7 @@ def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) ->
     thread_id = _thread_for(db, m)
     if thread_id is None:
         result.unattributed += 1
-        log.warning("message %s names no customer (no from, from_user_id or known BSUID): not threaded", m.wamid)
+        log.warning("message %r names no customer (no from, from_user_id or BSUID): kept raw only", m.wamid)
         return None
     reason = policy.quarantine_reason(m.text) if m.type in _QUARANTINE_CHECKED else None
     error = m.error
@@ -125,12 +125,11 @@ def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) ->
         result.media.append(m)
     if m.type == "reaction":
         return thread_id  # a reaction shows on its message; it neither reopens nor counts as unread
-    session = "" if m.type in _NOT_SESSION else ", last_inbound_at = max(coalesce(last_inbound_at, 0), :ts)"
-    db.execute(
-        f"UPDATE thread SET unread = unread + 1, status = 'open', closed_at = NULL,"
-        f" has_attachment = has_attachment OR :media {session} WHERE id = :id",
-        {"ts": m.timestamp, "media": m.media_id is not None, "id": thread_id},
-    )
+    db.execute("UPDATE thread SET unread = unread + 1, status = 'open', closed_at = NULL,"
+               " has_attachment = has_attachment OR :media WHERE id = :id",
+               {"media": m.media_id is not None, "id": thread_id})
+    if m.type not in _NOT_SESSION:
+        refresh_session(db, thread_id)
     if m.type == "system" and m.new_wa_id:
         _customer_changed_number(db, thread_id, m)
     if m.type == "system" and m.new_user_id and not m.new_wa_id:
@@ -261,12 +260,10 @@ def _merge_thread(db: sqlite3.Connection, keep: int, gone: int) -> None:
     for table in ("message", "outbox", "conversation"):
         db.execute(f"UPDATE {table} SET thread_id = ? WHERE thread_id = ?", (keep, gone))
     db.execute("UPDATE thread SET unread = thread.unread + g.unread, has_attachment = max(thread.has_attachment,"
-               " g.has_attachment), last_inbound_at = max(coalesce(thread.last_inbound_at, 0),"
-               " coalesce(g.last_inbound_at, 0)), owner = coalesce(thread.owner, g.owner),"
-               " team = coalesce(thread.team, g.team) FROM (SELECT * FROM thread WHERE id = ?) AS g WHERE thread.id = ?",
-               (gone, keep))
-    db.execute("UPDATE thread SET last_inbound_at = NULL WHERE id = ? AND last_inbound_at = 0", (keep,))
+               " g.has_attachment), owner = coalesce(thread.owner, g.owner), team = coalesce(thread.team, g.team)"
+               " FROM (SELECT * FROM thread WHERE id = ?) AS g WHERE thread.id = ?", (gone, keep))
     db.execute("DELETE FROM thread WHERE id = ?", (gone,))
+    refresh_session(db, keep)
     log_changes(db, [("thread", gone)])
 
 
@@ -381,6 +378,7 @@ def apply_parked_statuses(db: sqlite3.Connection, message_id: int, wamid: str) -
     if best is None:
         return
     failed = state is DeliveryStatus.FAILED
+    was_refused = current is not None and current["status"] == DeliveryStatus.FAILED.value
     db.execute(
         "UPDATE message SET status = ?, status_at = ?, error_code = ?, error_title = ?, error_details = ?"
         " WHERE id = ?",
@@ -390,18 +388,27 @@ def apply_parked_statuses(db: sqlite3.Connection, message_id: int, wamid: str) -
         db.execute("UPDATE outbox SET state = 'failed', error_code = ?, error_title = ?, error_details = ?"
                          " WHERE message_id = ? AND state != 'failed'",
                          (best["error_code"], best["error_title"], best["error_details"], message_id))
-        if best["error_code"] == REENGAGEMENT:
-            session_closed(db, message_id, best["timestamp"])
+    if (failed and best["error_code"] == REENGAGEMENT) or was_refused:
+        refresh_session(db, db.execute("SELECT thread_id FROM message WHERE id = ?", (message_id,)).fetchone()[0])
 
 
-def session_closed(db: sqlite3.Connection, message_id: int, at: int) -> None:
-    """Meta refused `message_id` with 131047: the 24-hour window was closed at `at`, whatever our clock thought.
+def refresh_session(db: sqlite3.Connection, thread_id: int) -> None:
+    """Derive the thread's session anchor (last_inbound_at) from its messages, so arrival order never matters.
 
-    The thread's session anchor (last_inbound_at) moves back so the session ends at `at`: the composer turns to
-    templates at once. A customer message after `at` (in any arrival order) opens a new session as usual."""
-    db.execute("UPDATE thread SET last_inbound_at = :at - :day WHERE id = (SELECT thread_id FROM message WHERE id = :m)"
-               " AND last_inbound_at > :at - :day AND last_inbound_at <= :at",
-               {"at": at, "day": SESSION_SECONDS, "m": message_id})
+    The customer's last real message opens 24 hours. A send Meta refused with 131047 after it says the window was
+    already shut, whatever our clock thought: the anchor moves back so the session ends at that refusal and the
+    composer turns to templates at once. A customer message after the refusal opens a new session as usual."""
+    # The WHERE terms repeat the partial indexes' (schema: message_session_opener / _shut) word for word, so each
+    # max() is one index step, not a walk through a long thread.
+    db.execute("""
+        UPDATE thread SET last_inbound_at = (
+            SELECT CASE WHEN shut.at IS NOT NULL AND opened.at > shut.at - :day AND opened.at <= shut.at
+                        THEN shut.at - :day ELSE opened.at END
+            FROM (SELECT max(timestamp) AS at FROM message WHERE thread_id = :t
+                  AND direction = 'in' AND type NOT IN ('reaction', 'system', 'unsupported')) AS opened,
+                 (SELECT max(status_at) AS at FROM message WHERE thread_id = :t
+                  AND direction = 'out' AND status = 'failed' AND error_code = 131047) AS shut)
+        WHERE id = :t""", {"t": thread_id, "day": SESSION_SECONDS})
 
 
 def _one(db: sqlite3.Connection, sql: str, params) -> sqlite3.Row | None:

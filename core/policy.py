@@ -81,6 +81,17 @@ def conversation_needed(open_conversation_expires_at: int | None, now: float, se
     return "business" if is_template else None
 
 
+def conversation_end(expires_at: int, renewals: list[int]) -> int:
+    """When a conversation ends: 24 h after it started, carried on while the customer keeps the session open (each
+    customer message before the end moves it to 24 h after that message). `renewals` are sorted timestamps."""
+    end = expires_at
+    for at in renewals:
+        if at >= end:
+            break
+        end = max(end, at + SESSION_SECONDS)
+    return end
+
+
 def quota_left(used: int, quota: int) -> int:
     return max(0, quota - used)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from core import phones, policy
 from core.graph_messages import addressed, media_message, template_message, text_message
 from core.model import Template
+from core.store import conversations
 from core.store.db import Store, log_changes
 from core.store.threads import refresh_thread_summary
 
@@ -233,22 +234,18 @@ def _check_rules(db: sqlite3.Connection, thread_id: int, is_template: bool, now:
                                "WhatsApp: only an approved template can be sent.")
         ended = _ago(now - policy.session_expires_at(thread["last_inbound_at"]))
         raise ReplyRefused(f"The 24-hour session ended {ended} ago: only an approved template can be sent.")
-    current = db.execute("SELECT max(expires_at) FROM conversation WHERE thread_id = ?", (thread_id,)).fetchone()[0]
-    opens = policy.conversation_needed(current, now, session_is_open, is_template)
+    opens = policy.conversation_needed(conversations.open_until(db, thread_id), now, session_is_open, is_template)
     if opens:
-        used = db.execute("SELECT count(*) FROM conversation WHERE month = ?", (policy.month_key(now),)).fetchone()[0]
-        if used >= config.monthly_quota:
+        if conversations.used(db, now) >= config.monthly_quota:
             until = time.strftime("%-d %B", time.gmtime(policy.next_month_start(now)))
             raise ReplyRefused(f"This month's {config.monthly_quota:,} conversations are used up: new conversations "
                                f"are refused until {until}.")
     if opens == "business":
         limit = policy.messaging_tier_limit(thread["messaging_limit_tier"])
-        reached = db.execute(
-            "SELECT count(DISTINCT thread_id) FROM conversation WHERE channel = ? AND origin = 'business'"
-            " AND started_at > ? AND thread_id != ?", (thread["channel"], now - 86400, thread_id)).fetchone()[0]
-        if limit is not None and reached >= limit:
-            raise ReplyRefused(f"This number may start conversations with {limit:,} customers a day "
-                               f"({thread['messaging_limit_tier'] or 'TIER_250'}) and has reached that: try again later.")
+        if limit is not None and conversations.customers_reached(db, thread_id, now) >= limit:
+            raise ReplyRefused(f"Your business may start conversations with {limit:,} customers a day "
+                               f"({thread['messaging_limit_tier'] or 'TIER_250'}), counted over all its numbers, "
+                               "and has reached that: try again later.")
     return thread, opens
 
 

@@ -338,6 +338,12 @@ CREATE TABLE message_change (
 );
 CREATE INDEX message_change_by_original ON message_change(channel, original_wamid);
 
+-- The session anchor is derived from these two (core.ingest.refresh_session): each a one-step index lookup.
+CREATE INDEX message_session_opener ON message(thread_id, timestamp)
+    WHERE direction = 'in' AND type NOT IN ('reaction', 'system', 'unsupported');
+CREATE INDEX message_session_shut ON message(thread_id, status_at)
+    WHERE direction = 'out' AND status = 'failed' AND error_code = 131047;
+
 ALTER TABLE channel_error ADD COLUMN fingerprint TEXT;
 CREATE INDEX channel_error_by_fingerprint ON channel_error(fingerprint, at);
 """

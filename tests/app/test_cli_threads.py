@@ -130,3 +130,14 @@ def test_thread_shows_metas_reason_edits_deletions_and_flow_answers(tmp_path, fi
     assert flow["text"].startswith("termin: 2026-12-03\nadres: ul. Łódzka 5\n")
     plain = wabox("thread", str(threads["Maria Nowak"]), "--db", str(path)).stdout
     assert "termin: 2026-12-03" in plain and "\x1b" not in plain
+
+
+def test_threads_search_refuses_a_broad_or_broken_query_in_one_line(db):
+    broad = wabox("threads", "--db", str(db), "--search", " ".join(["word"] * 3000))
+    assert broad.returncode == 2 and "query too broad" in broad.stderr and "Traceback" not in broad.stderr
+    env = {**os.environ, "WABOX_CONFIG": "", "USER": "kasia"}
+    broken = subprocess.run([sys.executable, "-m", "app.cli", "threads", "--db", str(db), "--search", b"Micha\xc5"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert broken.returncode == 2 and "not valid UTF-8" in broken.stderr and "Traceback" not in broken.stderr
+    folded = json.loads(wabox("threads", "--db", str(db), "--json", "--search", "Muller").stdout)
+    assert [t["contact"]["name"] for t in folded] == ["Jan Müller"]
