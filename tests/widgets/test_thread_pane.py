@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from textual.app import App, ComposeResult
 
@@ -31,15 +30,13 @@ def text_of(pane: ThreadPane) -> str:
     return "\n".join(line.plain for _, line in pane._lines)
 
 
-async def test_two_thousand_messages_draw_fast_and_mount_no_widgets():
+async def test_two_thousand_messages_draw_and_mount_no_widgets():  # timed in tests/bench/bench_render.py
     app = PaneApp()
     async with app.run_test(size=(100, 40)) as pilot:
         pane = app.query_one(ThreadPane)
         messages = [message(i) for i in range(2000)]
-        start = time.perf_counter()
         pane.show_thread(THREAD, messages, more_before=False, now=NOW)
         await pilot.pause()
-        assert time.perf_counter() - start < 1.5
         assert len(pane.children) == 0
         assert "message 1999" in "".join(s.text for y in range(40) for s in pane.render_line(y))
 
