@@ -1,6 +1,7 @@
 """The TUI's one door to data: paged reads for the screens, agent operations, and live changes.
 
-Reads go through core/store/reads.py; sending goes through core/sending.py (policy first, nothing queued on a
+Threads, messages and contacts are read through core/store/reads.py (views, channels, templates and counts with
+their own small queries here); sending goes through core/sending.py (policy first, nothing queued on a
 refusal). Every agent write here logs its change in the same transaction, so other agents' TUIs see it.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from core import policy, sending
 from core.model import Channel, ChatMessage, Contact, Template, ThreadSummary, View
 from core.sending import ReplyRefused
-from core.store import reads
+from core.store import conversations, reads, rows
 from core.store.db import Store, log_changes
 from core.views import BUILTIN_VIEWS, FILTER_KEYS
 
@@ -48,12 +49,11 @@ class Quota:
 
 class Inbox:
     def __init__(self, store: Store, *, agent: str, clock: Callable[[], float] = time.time,
-                 quota: int = 1000, sending_config: Any = None) -> None:
+                 quota: int = 1000) -> None:
         self.store = store
         self.agent = agent
         self._clock = clock
         self._quota = quota
-        self._sending_config = sending_config
         self._channels: dict[str, Channel] | None = None
 
     def now(self) -> int:
@@ -132,28 +132,15 @@ class Inbox:
             "SELECT * FROM template WHERE upper(status) = 'APPROVED' AND name LIKE :q ESCAPE '\\'"
             " ORDER BY name, language",
             {"q": "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"})
-        result = []
-        for r in found:
-            try:
-                components = tuple(c for c in json.loads(r["components"]) if isinstance(c, dict))
-            except ValueError:
-                components = ()
-            result.append(Template(id=r["id"], waba_id=r["waba_id"], name=r["name"], language=r["language"],
-                                   status=r["status"], category=r["category"],
-                                   parameter_format=r["parameter_format"], components=components))
-        return result
+        return [rows.template(r) for r in found]
 
     async def quota(self) -> Quota:
-        used = await self.store.scalar("SELECT count(*) FROM conversation WHERE month = ?",
-                                       (policy.month_key(self.now()),))
-        return Quota(int(used or 0), self._quota)
+        return Quota(await self.store.run(conversations.used, self.now()), self._quota)
 
     async def opens_conversation(self, thread: ThreadSummary, *, is_template: bool) -> bool:
         """True when sending now would start a new counted conversation (F8): the agent is warned first."""
         now = self.now()
-        expires = await self.store.scalar("SELECT max(expires_at) FROM conversation WHERE thread_id = ?",
-                                          (thread.id,))
-        open_until = expires if expires is not None and expires > now else None
+        open_until = await self.store.run(conversations.open_until, thread.id)
         return policy.conversation_needed(open_until, now, policy.session_open(thread.last_inbound_at, now),
                                           is_template) is not None
 
@@ -269,8 +256,7 @@ class Inbox:
 
     # ---- sending (the rules live in core/sending.py; its ReplyRefused is the one the screen catches) ---------
     def _sending_kwargs(self) -> dict[str, Any]:
-        config = self._sending_config or sending.SendingLimits(monthly_quota=self._quota)
-        return {"agent": self.agent, "now": self.now(), "config": config}
+        return {"agent": self.agent, "now": self.now(), "config": sending.SendingLimits(monthly_quota=self._quota)}
 
     async def queue_text(self, thread_id: int, text: str, *, reply_to: str | None = None) -> int:
         return await sending.queue_text(self.store, thread_id, text, reply_to=reply_to, **self._sending_kwargs())

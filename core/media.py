@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.cloudapi import CloudApi, CloudApiError
 from core.policy import INBOUND_MAX
+from core.private import private_dir
 from core.store.db import Store, log_changes
 from core.webhooks import InboundMessage
 
@@ -59,7 +60,7 @@ async def download_media(store: Store, api: CloudApi, media_dir: Path, *, channe
                          mime_type: str | None, sha256: str | None, now: float) -> Path | None:
     """Fetch and check one media file and record where it lives; on failure record why, and when to try again
     (a transient failure, with backoff) or that it will not be tried again (Meta refused it, or it was altered)."""
-    media_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(media_dir)  # 0700: nobody else can reach a file in it, even while it is being written
     dest = media_dir / f"{uuid.uuid4().hex}{extension_for(mime_type)}"
     try:
         info = await api.media_info(media_id)
@@ -69,6 +70,7 @@ async def download_media(store: Store, api: CloudApi, media_dir: Path, *, channe
         dest.unlink(missing_ok=True)
         await _failed(store, channel, wamid, str(error), retry=error.retryable, now=now)
         return None
+    dest.chmod(0o600)  # and 0600 should it ever be copied or the folder opened up
     digest = hashlib.sha256(dest.read_bytes()).digest()
     if not sha256_matches(digest, sha256 or info.sha256):
         log.error("media %s of %s failed its sha256 check; discarded", media_id, wamid)

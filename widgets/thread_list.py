@@ -53,10 +53,6 @@ class ThreadList(ScrollView, can_focus=True):
     class ThreadOpened(Message):
         thread_id: int
 
-    @dataclass
-    class Highlighted(Message):
-        thread: ThreadSummary | None
-
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.total = 0
@@ -161,8 +157,6 @@ class ThreadList(ScrollView, can_focus=True):
         while len(self._pages) > KEEP_PAGES:
             self._pages.popitem(last=False)
         self.refresh()
-        if page == self.cursor // PAGE:
-            self.post_message(self.Highlighted(self.current))
 
     # ---- the cursor -------------------------------------------------------------------------------------------
     def watch_cursor(self, old: int, new: int) -> None:
@@ -173,7 +167,6 @@ class ThreadList(ScrollView, can_focus=True):
             self.refresh_lines(new * ROW_HEIGHT, ROW_HEIGHT)
         else:
             self.refresh()
-        self.post_message(self.Highlighted(self.current))
 
     def _scroll_cursor_into_view(self) -> None:
         top, height = self.cursor * ROW_HEIGHT, max(self.scrollable_content_region.height, ROW_HEIGHT)

@@ -33,6 +33,7 @@ from core.config import DEFAULT_DOWNLOADS
 from core.inbox import PAGE, Changes, Inbox, ReplyRefused
 from core.model import ChatMessage, DeliveryStatus, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
 from core.text import printable
+from core.views import search_problem
 from widgets.composer import ComposeTarget, Composer
 from widgets.contact_panel import ContactPanel
 from widgets.formatting import session_badge
@@ -360,6 +361,10 @@ class InboxScreen(Screen[None]):
 
     @on(Input.Submitted, "#search")
     def apply_search(self, event: Input.Submitted) -> None:
+        problem = search_problem(event.value.strip())
+        if problem:  # e.g. thousands of pasted words: say so instead of a search that takes seconds
+            self.notify(problem, severity="error")
+            return
         self.search = event.value.strip()
         if not self.search:
             self.remove_class("-searching")

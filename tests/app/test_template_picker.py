@@ -35,7 +35,7 @@ async def test_an_open_session_is_named_open_with_its_time_left_and_no_false_war
         assert "session open, 19h left" in text
         assert "session is closed" not in text and "business-initiated" not in text
         assert "A conversation is open: sending is not counted again." in text
-        assert "Quota: 1 of 1000 used this month." in text
+        assert "Quota: 0 of 1000 used this month." in text  # its one conversation holds only a failed reply
 
 
 async def test_an_open_session_without_a_conversation_says_sending_opens_one(seeded_db: Path):
