@@ -220,7 +220,7 @@ class InboxScreen(Screen[None]):
     def open_from_list(self, event: ThreadList.ThreadOpened) -> None:
         self.load_thread(event.thread_id)
         if self.has_class("-narrow"):  # one pane at a time: the thread takes the screen, escape gives it back
-            self.query_one(ThreadPane).focus()
+            self.set_focus(self.query_one(ThreadPane))
 
     def on_descendant_focus(self) -> None:
         """On a narrow screen the pane with focus is the one shown (styles.tcss: -reading)."""
@@ -283,8 +283,10 @@ class InboxScreen(Screen[None]):
         self.message = event.message
         self._refresh_bindings_if_changed()
 
-    def watch_open_thread(self) -> None:
+    def watch_open_thread(self, old: ThreadSummary | None, new: ThreadSummary | None) -> None:
         self._refresh_bindings_if_changed()
+        if new is not None and (old is None or old.id != new.id) and self.has_class("-narrow"):
+            self.set_focus(self.query_one(ThreadPane))  # however it was opened (n, palette): one pane, this one
 
     def _refresh_bindings_if_changed(self) -> None:
         """The footer rebuilds its keys on every refresh (~25 widgets restyled): only when something changed."""

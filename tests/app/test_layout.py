@@ -108,3 +108,13 @@ async def test_question_mark_lists_every_key_from_the_bindings(seeded_db: Path):
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, InboxScreen)
+
+
+async def test_80x24_a_thread_opened_by_n_takes_the_screen(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")  # the next unanswered thread, from the list
+        await settle(pilot)
+        assert app.screen.open_thread is not None and shown(app, ThreadPane) and not shown(app, ThreadList)
+        assert app.screen.query_one(ThreadPane).has_focus
