@@ -1,12 +1,13 @@
 from core.store import Store, log_changes
+from core.store.schema import MIGRATIONS
 
 
 async def test_migrations_run_once_and_set_the_version(tmp_path):
     first = await Store.open(tmp_path / "a.db")
-    assert await first.scalar("PRAGMA user_version") == 1
+    assert await first.scalar("PRAGMA user_version") == len(MIGRATIONS)
     await first.close()
     again = await Store.open(tmp_path / "a.db")  # a second open migrates nothing and keeps the data
-    assert await again.scalar("PRAGMA user_version") == 1
+    assert await again.scalar("PRAGMA user_version") == len(MIGRATIONS)
     assert await again.scalar("PRAGMA journal_mode") == "wal"
     await again.close()
 
