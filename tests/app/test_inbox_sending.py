@@ -77,8 +77,10 @@ async def test_channel_switch_sends_from_the_other_connected_number(seeded_db: P
         await settle(pilot)
         await pilot.press("enter")  # Alice on +1 555 0100; she also writes to +1 555 0200 (thread 4)
         await settle(pilot)
-        await pilot.press("r", "ctrl+o")
-        assert "To +1 555 0200" in screen_text(pilot)
+        await pilot.press("r")
+        assert "To Alice Nowak (+48 600 100 200) via +1 555 0100" in screen_text(pilot)  # the customer, not us
+        await pilot.press("ctrl+o")
+        assert "To Alice Nowak (+48 600 100 200) via +1 555 0200" in screen_text(pilot)
         await pilot.press(*"From support", "enter")
         await settle(pilot)
         assert db_rows(seeded_db, "SELECT thread_id, channel FROM message WHERE text = 'From support'") == [
