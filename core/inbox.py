@@ -34,6 +34,7 @@ class Changes:
     thread_ids: frozenset[int]
     kinds: frozenset[str]
     new_inbound: tuple[int, ...] = ()  # threads that got a customer message concerning this agent
+    seq: int = 0  # the change log's position after these: `changes(since=seq)` goes on from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,9 +378,14 @@ class Inbox:
         return await sending.retry_failed(self.store, message_id, **self._sending_kwargs())
 
     # ---- live -------------------------------------------------------------------------------------------------
-    async def changes(self, poll: float = 0.05) -> AsyncIterator[Changes]:
-        """Yields what was committed since the last look; `PRAGMA data_version` keeps the idle cost at one query."""
-        seq = await self.store.last_change_seq()
+    async def change_seq(self) -> int:
+        """Where the change log is now (a reader that starts here misses nothing committed after)."""
+        return await self.store.last_change_seq()
+
+    async def changes(self, poll: float = 0.05, *, since: int | None = None) -> AsyncIterator[Changes]:
+        """Yields what was committed since the last look (or since `since`); `PRAGMA data_version` keeps the idle
+        cost at one query."""
+        seq = await self.store.last_change_seq() if since is None else since
         last_message = int(await self.store.scalar("SELECT coalesce(max(id), 0) FROM message"))
         version = await self.store.data_version()
         while True:
@@ -399,4 +405,4 @@ class Inbox:
             last_message = int(await self.store.scalar("SELECT coalesce(max(id), 0) FROM message"))
             yield Changes(thread_ids=frozenset(t for _, t in logged if t is not None),
                           kinds=frozenset(k for k, _ in logged),
-                          new_inbound=tuple(dict.fromkeys(r["thread_id"] for r in inbound)))
+                          new_inbound=tuple(dict.fromkeys(r["thread_id"] for r in inbound)), seq=seq)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -50,8 +50,10 @@ from widgets.thread_pane import ThreadPane
 _ON_THREADS = {"close_threads", "reopen_threads", "assign_me", "assign", "mark_unread"}
 _ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata"}
 _ON_MESSAGE = {"reveal", "retry", "open_media", "save_media"}
+_PANES = "#views, #list-column, #conversation"  # what can hold the focus, as the agent sees it
 _DONE = {"close": "Closed", "reopen": "Reopened", "unread": "Marked unread", "assign": "Assigned"}
 
+RETRY_FOLLOW = 0.5  # seconds before the live follower starts again after a failed read
 log = logging.getLogger("wabox.inbox")
 
 
@@ -115,6 +117,8 @@ class InboxScreen(Screen[None]):
         self._list_generation = 0
         self._save_timer: Timer | None = None
         self._last_tick = 0
+        self._last_failure = ""
+        self._change_seq: int | None = None  # the change log's position up to which the screen is current
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -152,6 +156,11 @@ class InboxScreen(Screen[None]):
             self.refresh_thread(composer.thread_id)  # a session closed: the rules say what may be sent now
         self._last_tick = now
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The pane holding the focus is marked (styles.tcss: `.-focused`): the agent sees what keys act on."""
+        for pane in self.query(_PANES):
+            pane.set_class(event.widget is pane or pane in event.widget.ancestors, "-focused")
+
     # ---- one error policy -------------------------------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
@@ -165,15 +174,19 @@ class InboxScreen(Screen[None]):
         if isinstance(error, NoMatches) and not self.query(ThreadPane):
             return  # the app is quitting and took the widgets away while this load was in flight
         log.error("inbox worker %s failed", group, exc_info=error)
-        self.notify(f"{type(error).__name__}: {printable(str(error), limit=300)}",
-                    title="Something went wrong (the inbox is still running)", severity="error", markup=False)
+        said = f"{type(error).__name__}: {printable(str(error), limit=300)}"
+        if said != self._last_failure:  # a failure that repeats (the follower's retries) is said once
+            self.notify(said, title="Something went wrong (the inbox is still running)", severity="error",
+                        markup=False)
+        self._last_failure = said
         if group == "follow-changes":
-            self.follow_changes()  # live updates must outlive one failed read
+            self.set_timer(RETRY_FOLLOW, self.follow_changes)  # live updates must outlive a failed read
 
     # ---- loading ----------------------------------------------------------------------------------------------
     @job(group="start")
     async def start(self) -> None:
         try:
+            self._change_seq = await self.inbox.change_seq()  # the follower misses nothing from here on
             await self.drafts.load()
             self.query_one(ThreadList).mark_drafted(self.drafts.written)
             self.numbers = {k: c.display_phone_number for k, c in (await self.inbox.channels()).items()}
@@ -359,8 +372,9 @@ class InboxScreen(Screen[None]):
     @job(group="follow-changes", exclusive=True)
     async def follow_changes(self) -> None:
         await self._ready.wait()
-        async for changes in self.inbox.changes():
+        async for changes in self.inbox.changes(since=self._change_seq):
             await self._apply(changes)
+            self._change_seq = changes.seq  # applied: a follower started again after a failure goes on from here
 
     async def _apply(self, changes: Changes) -> None:
         if "view" in changes.kinds or "channel" in changes.kinds:
