@@ -50,7 +50,7 @@ async def test_a_reply_typed_for_one_customer_never_reaches_the_next(seeded_db: 
         await pilot.press("r", *REFUND, "escape", "j", "enter", "r")  # B: thread 4 (row 3), session open
         await settle(pilot)
         assert app.screen.query_one(ThreadPane).thread.id == 4
-        assert composer(app).thread_id == 4 and composer(app).area.text == ""
+        assert composer(app).area.text == "" and composer(app).thread_id == 4
         await pilot.press("enter")
         await settle(pilot)
         assert sent_texts(seeded_db) == []  # nothing went to B
@@ -196,7 +196,16 @@ async def test_enter_pressed_twice_queues_one_message(seeded_db: Path):
         await settle(pilot)
         await pilot.press("enter")
         await settle(pilot)
+        inbox, gate = app.screen.inbox, asyncio.Event()
+        real = inbox.queue_text
+
+        async def slow(*args, **kwargs):  # a loaded machine: the first send is still being written
+            await gate.wait()
+            return await real(*args, **kwargs)
+
+        inbox.queue_text = slow
         await pilot.press("r", *"Once only", "enter", "enter")
+        gate.set()
         await settle(pilot)
         assert db_rows(seeded_db, "SELECT count(*) FROM outbox o JOIN message m ON m.id = o.message_id"
                                   " WHERE m.text = 'Once only'") == [(1,)]
@@ -267,13 +276,13 @@ async def test_a_thread_load_whose_widgets_are_gone_ends_quietly(seeded_db: Path
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         inbox, gate = app.screen.inbox, asyncio.Event()
-        real = inbox.open_thread
+        real = inbox.messages
 
         async def held(*args, **kwargs):
             await gate.wait()
             return await real(*args, **kwargs)
 
-        inbox.open_thread = held  # the read is in flight ...
+        inbox.messages = held  # the read is in flight ...
         await pilot.press("enter")
         await pilot.pause()
         await app.screen.query_one("#conversation").remove()  # ... when quitting takes the widgets away
