@@ -27,7 +27,8 @@ class ThreadDrafts:
         self._unsaved: set[int] = set()
 
     async def load(self) -> None:
-        self._drafts = await self.inbox.drafts()
+        stored = await self.inbox.drafts()
+        self._drafts = {**stored, **{i: self._drafts[i] for i in self._unsaved}}  # typed before the load: kept
 
     def get(self, thread_id: int) -> Draft:
         return self._drafts.get(thread_id) or new_draft(thread_id)

@@ -20,6 +20,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
+from textual.style import Style
 from textual.widgets import Static, TextArea
 
 from core import policy
@@ -81,6 +82,16 @@ class ReplyArea(TextArea):
 class Composer(Vertical):
     can_focus = False
     target_index: reactive[int] = reactive(0, init=False)
+    # Looks live in the stylesheet (themes apply), not in colour strings here.
+    COMPONENT_CLASSES = {"composer--open", "composer--closed", "composer--note", "composer--dim",
+                         "composer--warning"}
+    DEFAULT_CSS = """
+    Composer > .composer--open { color: $success; text-style: bold; }
+    Composer > .composer--closed { color: $error; text-style: bold; }
+    Composer > .composer--note { color: $accent; text-style: bold; }
+    Composer > .composer--dim { color: $text-muted; }
+    Composer > .composer--warning { color: $text; text-style: bold; }
+    """
 
     @dataclass
     class Send(Message):
@@ -215,33 +226,43 @@ class Composer(Vertical):
 
     def _redraw(self) -> None:
         target = self.target
+        look = self._looks()
         status = self.query_one("#composer-status", Static)
         if self.thread_id is None:
-            status.update(Content.styled("No thread open", "dim"))
+            status.update(Content.styled("No thread open", look["dim"]))
         elif target is None:
-            status.update(Content.styled("Loading…", "dim"))
+            status.update(Content.styled("Loading…", look["dim"]))
         elif target.note:
-            status.update(Content.assemble(("[note]", "bold magenta"), (" Internal note", "bold magenta"),
-                                           (" on this thread: agents only", "dim"), ("  ctrl+o switch", "dim")))
+            status.update(Content.assemble(("[note] Internal note", look["note"]),
+                                           (" on this thread: agents only  ctrl+o switch", look["dim"])))
         else:
             session = target.session(self.now)
-            badge = (f"{session} left", "green") if target.refused is None and session != "closed" else (
-                "session closed", "red")
+            badge = (f"[{session} left]", look["open"]) if target.refused is None and session != "closed" else (
+                "[session closed]", look["closed"])
             hint = "  ctrl+o switch channel" if len(self.targets) > 1 else ""
             opens = " · a reply opens a new conversation" if target.opens and target.refused is None else ""
-            status.update(Content.assemble((f"[{badge[0]}]", f"bold {badge[1]}"), (" To ", "dim"),
+            status.update(Content.assemble(badge, (" To ", look["dim"]),
                                            literal(target.to, limit=80, keep_newlines=False),
-                                           (" via ", "dim"), literal(target.via, keep_newlines=False),
-                                           (f"  quota {self.quota}{opens}" if self.quota else "", "dim"),
-                                           (hint, "dim")))
+                                           (" via ", look["dim"]), literal(target.via, keep_newlines=False),
+                                           (f"  quota {self.quota}{opens}" if self.quota else "", look["dim"]),
+                                           (hint, look["dim"])))
         closed = self.session_closed
         self.set_class(closed, "-session-closed")
         self.set_class(bool(target and target.note), "-note")
         self.query_one("#composer-closed", Static).update(Content.assemble(
-            ("The 24-hour session is closed: only an approved template can be sent. ", "bold"),
-            ("Press t (or r) to pick one, N for an internal note.", "")) if closed else Content(""))
+            ("The 24-hour session is closed: only an approved template can be sent. ", look["warning"]),
+            "Press t (or r) to pick one, N for an internal note.") if closed else Content(""))
         self.area.display = not closed
         self.query_one("#composer-closed", Static).display = closed
+
+    def _looks(self) -> dict[str, Style]:
+        return {name: self.get_visual_style(f"composer--{name}", partial=True)
+                for name in ("open", "closed", "note", "dim", "warning")}
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self.is_mounted:
+            self._redraw()  # a new theme: the status line takes its colours
 
     # ---- events -----------------------------------------------------------------------------------------------
     def _changed(self) -> None:

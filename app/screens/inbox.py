@@ -633,7 +633,9 @@ class InboxScreen(Screen[None]):
         except ReplyRefused as refused:
             self.notify(refused.reason, title="Not retried", severity="error", markup=False)
             return
-        self.notify("Queued again.", markup=False, timeout=2)
+        names = await self.inbox.thread_names([thread_id])
+        self.notify(f"Queued again: the message to {printable(names[0] if names else '?', limit=60)}",
+                    markup=False, timeout=2)
         self.refresh_thread(thread_id)
 
     def _media_file(self) -> Path | None:

@@ -116,6 +116,7 @@ async def test_failed_message_is_queued_again_with_y(seeded_db: Path):
         assert db_rows(seeded_db, "SELECT status FROM message WHERE text = 'Retry me'") == [("queued",)]
         assert db_rows(seeded_db, "SELECT state FROM outbox WHERE thread_id = 4") == [("queued",)]
         assert "◷ queued" in screen_text(pilot)
+        assert "Queued again: the message to Alice Nowak" in [n.message for n in app._notifications]
 
 
 async def test_retry_refused_when_the_session_has_closed(seeded_db: Path):
