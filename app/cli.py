@@ -1,108 +1,169 @@
-"""`wabox`: argument parsing and dispatch only. Each subcommand lives in app/commands/<name>.py with `run(args)`.
+"""`wabox`: argument parsing, dispatch and error reporting. Each subcommand lives in app/commands/<name>.py with
+`run(args)`; it raises CommandError for anything the person who ran it must fix, and `main` prints it as one line.
 
 Modules are imported only when their command runs, so `wabox serve` never imports Textual and `wabox --help`
 is instant.
+
+Exit codes (README "Exit codes"): 0 done; 1 refused or failed (a send the rules refuse, a message Meta refused, a
+number `connect` cannot accept, an I/O error); 2 usage or configuration error (bad option, config, missing database);
+3 `send --wait` gave up waiting (the message stays queued); 130 interrupted; 141 the output pipe was closed.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sqlite3
 import sys
 
+from app.commands._common import USAGE, CommandError
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $WABOX_CONFIG, else the platform "
-                                                         "config dir's wabox/config.toml)")
-    parser.add_argument("--db", metavar="PATH", help="database file (default: $WABOX_DB, else config's db)")
+INTERRUPTED = 130
+BROKEN_PIPE = 141
+SHARED_OPTIONS = ("config", "db", "agent")
+
+
+def _shared_options() -> argparse.ArgumentParser:
+    """--config/--db/--agent, accepted before the command (`wabox --db X threads`) and after it.
+
+    SUPPRESS keeps an option the subcommand was not given from hiding the root's value; main() fills in None."""
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="config file (default: $WABOX_CONFIG, else the platform config dir's wabox/config.toml)")
+    shared.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
+                        help="database file (default: $WABOX_DB, else the config's db); must exist except for "
+                             "serve, connect and demo, which create it")
+    shared.add_argument("--agent", metavar="NAME", default=argparse.SUPPRESS,
+                        help="who you are: the inbox's author and `threads --view mine` (default: $USER)")
+    return shared
 
 
 def build_parser() -> argparse.ArgumentParser:
+    shared = _shared_options()
     parser = argparse.ArgumentParser(
-        prog="wabox",
+        prog="wabox", parents=[shared],
         description="A keyboard-driven terminal inbox for WhatsApp Business (Meta's Cloud API). "
                     "With no command, opens the inbox.",
+        epilog="exit codes: 0 done, 1 refused or failed, 2 usage or configuration error, 3 send --wait timed out, "
+               "130 interrupted",
     )
-    _common(parser)
-    parser.add_argument("--agent", metavar="NAME", help="who you are in the inbox (default: $USER)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("inbox", help="open the inbox (the default)")
-    _common(p)
-    p.add_argument("--agent", metavar="NAME", help="who you are in the inbox (default: $USER)")
+    def command(name: str, help: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=kwargs.pop("description", help), parents=[shared],
+                              **kwargs)
 
-    p = sub.add_parser("serve", help="run the webhook receiver and the sender (production)")
-    _common(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    command("inbox", "open the inbox (the default)")
+
+    p = command("serve", "run the webhook receiver and the sender (production)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default: %(default)s)")
     p.add_argument("--no-sender", action="store_true", help="receive only; do not run the outbox sender")
+    p.add_argument("--read-timeout", type=float, default=15.0, metavar="SECONDS",
+                   help="a request's headers, and then its body, must arrive within this (else closed / 408)")
+    p.add_argument("--max-connections", type=int, default=200, metavar="N",
+                   help="open connections beyond which requests are answered 503, which Meta retries")
 
-    p = sub.add_parser("demo", help="simulator + receiver + seeded data on loopback, then the inbox")
-    p.add_argument("--db", metavar="PATH", help="demo database (default: a fresh one in a temp dir)")
+    command("reingest", "ingest again the webhook bodies kept pending (run after an upgrade)")
+
+    p = command("demo", "simulator + receiver + seeded data on loopback, then the inbox",
+                description="Everything on this machine: the simulator, receiver and sender on 127.0.0.1 and a "
+                            "seeded demo database (a fresh one in a temp dir unless --db names one); --config is "
+                            "not read.")
     p.add_argument("--port", type=int, default=0, help="receiver port (default: a free one)")
     p.add_argument("--sim-port", type=int, default=0, help="simulator port (default: a free one)")
-    p.add_argument("--agent", metavar="NAME", help="who you are in the inbox (default: $USER)")
     p.add_argument("--quiet-customers", action="store_true", help="no simulated customers writing on their own")
 
-    p = sub.add_parser("sim", help="run the Cloud API simulator standalone")
-    _common(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8090)
+    from core.simulator.world import DEFAULT_NUMBERS  # a plain data module: cheap to import
+
+    hosted = "; ".join(f"WABA {n['waba_id']} phone number {n['id']}" for n in DEFAULT_NUMBERS)
+    p = command("sim", "run the Cloud API simulator standalone",
+                description="The Cloud API simulator on its own, for trying `wabox serve` and `wabox connect` "
+                            f"against it. With no [[channels]] in the config it hosts: {hosted}. Point "
+                            "$WABOX_GRAPH_URL at the URL it prints.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8090, help="port to listen on (default: %(default)s)")
     p.add_argument("--webhook-url", required=True, help="where to send signed webhooks (wabox serve's /webhook)")
     p.add_argument("--customers", action="store_true", help="simulated customers write now and then")
 
-    p = sub.add_parser("threads", help="list threads")
-    _common(p)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--view", default="open", choices=["open", "closed", "sent", "mine", "unassigned"])
-    p.add_argument("--search", metavar="TEXT")
-    p.add_argument("--agent", metavar="NAME", help="for --view mine (default: $USER)")
-    p.add_argument("--limit", type=int, default=500)
+    p = command("threads", "list threads")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.add_argument("--view", default="open", choices=["open", "closed", "sent", "mine", "unassigned"],
+                   help="which threads (default: %(default)s)")
+    p.add_argument("--search", metavar="TEXT", help="only threads whose messages or contact match TEXT")
+    p.add_argument("--limit", type=int, default=500, help="at most this many threads (default: %(default)s)")
 
-    p = sub.add_parser("thread", help="show one thread and its messages")
-    _common(p)
-    p.add_argument("id", type=int)
-    p.add_argument("--json", action="store_true")
+    p = command("thread", "show one thread and its messages")
+    p.add_argument("id", type=int, help="the thread id (see `wabox threads`)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
-    p = sub.add_parser("send", help="queue a message through the same policy as the inbox")
-    _common(p)
-    p.add_argument("--from", dest="from_", required=True, metavar="PHONE_NUMBER_ID")
-    p.add_argument("--to", required=True, metavar="NUMBER")
+    p = command("send", "queue a message through the same policy as the inbox")
+    p.add_argument("--from", dest="from_", required=True, metavar="PHONE_NUMBER_ID",
+                   help="the connected number to send from (see `wabox channels`)")
+    p.add_argument("--to", required=True, metavar="NUMBER", help="the customer's number, with its country code")
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--text")
-    what.add_argument("--template", metavar="NAME")
-    what.add_argument("--file", metavar="PATH")
+    what.add_argument("--text", help="a free-form text (only inside the 24-hour session)")
+    what.add_argument("--template", metavar="NAME", help="an approved template's name (see `wabox templates`)")
+    what.add_argument("--file", metavar="PATH", help="an image, audio, video or document to send")
     p.add_argument("--lang", metavar="CODE", help="template language, e.g. pl_PL")
     p.add_argument("--param", action="append", default=[], metavar="V", help="template body parameter, in order")
     p.add_argument("--caption", help="caption for --file")
-    p.add_argument("--wait", action="store_true", help="wait until sent or failed; exit 1 on failure")
-    p.add_argument("--agent", metavar="NAME")
+    p.add_argument("--wait", action="store_true",
+                   help="wait until `wabox serve` has sent it or it failed; exit 1 on failure")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="with --wait: give up after this long, exit 3, the message stays queued "
+                        "(default: %(default)s)")
 
-    p = sub.add_parser("connect", help="connect WhatsApp numbers (checked against the Graph API)")
-    _common(p)
-    p.add_argument("--waba-id", required=True)
-    p.add_argument("--phone-number-id", action="append", required=True, metavar="ID")
+    p = command("connect", "connect WhatsApp numbers (checked against the Graph API)")
+    p.add_argument("--waba-id", required=True, help="the WhatsApp Business Account the numbers belong to")
+    p.add_argument("--phone-number-id", action="append", required=True, metavar="ID",
+                   help="a phone number id of that WABA (repeat for several)")
     p.add_argument("--name", help="channel name (default: the number's verified name)")
 
-    p = sub.add_parser("channels", help="connected numbers and their health")
-    _common(p)
-    p.add_argument("--json", action="store_true")
+    p = command("channels", "connected numbers and their health")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
-    p = sub.add_parser("templates", help="message templates (synced by wabox serve)")
-    _common(p)
-    p.add_argument("--json", action="store_true")
+    p = command("templates", "message templates (synced by wabox serve)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.add_argument("--sync", action="store_true", help="sync from the Graph API now")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
-    command = args.command or "inbox"
-    module = importlib.import_module(f"app.commands.{command}")
+    for name in SHARED_OPTIONS:
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    args.command = args.command or "inbox"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
     try:
-        return int(module.run(args) or 0)
+        module = importlib.import_module(f"app.commands.{args.command}")
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+        return code
+    except CommandError as error:
+        return _fail(str(error), error.code)
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
+    except BrokenPipeError:
+        # `wabox threads | head`: the reader has all it wanted. Point stdout at /dev/null so the flush at exit
+        # cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
+    except sqlite3.DatabaseError as error:
+        return _fail(f"database error: {error}", USAGE)
+    except OSError as error:
+        return _fail(str(error), 1)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"wabox: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from core.config import ChannelConfig, Config, Secret, Secrets
 from core.demo_seed import DEMO_CHANNELS
 from core.server import create_receiver
 from core.service import background_tasks, media_hook
-from core.simulator import create_simulator
+from core.simulator.app import create_simulator
 
 
 def demo_config(db: Path, sim_port: int) -> Config:

@@ -35,15 +35,13 @@ class WaboxApp(App[None]):
                 Binding("q", "quit", "Quit", show=False)]
 
     def __init__(self, db_path: Path | str, *, agent: str, clock: Callable[[], float] = time.time,
-                 quota: int = 1000, media_dir: Path | None = None, title_note: str | None = None,
-                 sending_config: object = None) -> None:
+                 quota: int = 1000, media_dir: Path | None = None, title_note: str | None = None) -> None:
         super().__init__()
         self.db_path = Path(db_path)
         self.agent = agent
         self.clock = clock
         self.quota = quota
         self.media_dir = media_dir if media_dir is not None else self.db_path.parent / "media"
-        self.sending_config = sending_config
         self.sub_title = f"{agent}" + (f" · {title_note}" if title_note else "")
         self.store: Store | None = None
         self.inbox: Inbox | None = None
@@ -51,8 +49,7 @@ class WaboxApp(App[None]):
 
     async def on_mount(self) -> None:
         self.store = await Store.open(self.db_path)
-        self.inbox = Inbox(self.store, agent=self.agent, clock=self.clock, quota=self.quota,
-                           sending_config=self.sending_config)
+        self.inbox = Inbox(self.store, agent=self.agent, clock=self.clock, quota=self.quota)
         self.drafts = ThreadDrafts(self.inbox)
         await self.push_screen(InboxScreen(self.inbox, media_dir=self.media_dir, drafts=self.drafts))
 

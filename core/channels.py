@@ -12,6 +12,7 @@ from core.config import ChannelConfig, Config, channels_toml
 from core.store.db import Store, log_changes
 
 DEFAULT_VIEW = "WhatsApp"
+CLOUD_API = "CLOUD_API"  # platform_type of a number on the Cloud API (ON_PREMISE ones cannot be served)
 RECENT_ERRORS_SECONDS = 7 * 86400
 
 
@@ -37,7 +38,7 @@ class ChannelHealth:
 
 async def connect(store: Store, api: CloudApi, config: Config, config_file: Path, waba_id: str,
                   phone_number_ids: list[str], *, now: float, name: str | None = None) -> list[ChannelConfig]:
-    """Check every number with the Graph API, then connect all of them or none."""
+    """Check every number with the Graph API (in that WABA, on the Cloud API), then connect all of them or none."""
     wanted = list(dict.fromkeys(phone_number_ids))
     in_table = {row["phone_number_id"]: row["waba_id"]
                 for row in await store.fetchall("SELECT phone_number_id, waba_id FROM channel")}
@@ -49,14 +50,7 @@ async def connect(store: Store, api: CloudApi, config: Config, config_file: Path
     if already + len(wanted) > config.numbers_per_waba:
         raise ConnectRefused(f"WABA {waba_id} would have {already + len(wanted)} numbers; at most "
                              f"{config.numbers_per_waba} may be connected to one WABA. Nothing was changed.")
-    infos: list[PhoneNumberInfo] = []
-    for number in wanted:
-        try:
-            infos.append(await api.phone_number(number))
-        except CloudApiError as error:
-            raise ConnectRefused(f"{number}: the Graph API refused it: ({error.code}) {error.message}"
-                                 + (f" — {error.details}" if error.details else "") + ". Nothing was changed.") \
-                from None
+    infos = await _numbers_of(api, waba_id, wanted)
     added = [ChannelConfig(name=name if name and len(wanted) == 1 else (info.verified_name or
                                                                           info.display_phone_number or info.id),
                            waba_id=waba_id, phone_number_id=number, display_phone_number=info.display_phone_number)
@@ -64,6 +58,26 @@ async def connect(store: Store, api: CloudApi, config: Config, config_file: Path
     _append_to_config(config_file, added)
     await store.write(_record, waba_id, list(zip(added, infos)), not known, int(now))
     return added
+
+
+async def _numbers_of(api: CloudApi, waba_id: str, wanted: list[str]) -> list[PhoneNumberInfo]:
+    """Each wanted number as the WABA lists it: it must belong to that WABA and be on the Cloud API."""
+    try:
+        listed = {info.id: info for info in await api.phone_numbers(waba_id)}
+    except CloudApiError as error:
+        raise ConnectRefused(f"WABA {waba_id}: the Graph API refused to list its numbers: ({error.code}) "
+                             f"{error.message}" + (f" — {error.details}" if error.details else "")
+                             + ". Nothing was changed.") from None
+    for number in wanted:
+        if number not in listed:
+            known = ", ".join(sorted(listed)) or "none"
+            raise ConnectRefused(f"{number} is not a phone number of WABA {waba_id} (its numbers: {known}). "
+                                 "Nothing was changed.")
+        platform = listed[number].raw.get("platform_type")
+        if platform != CLOUD_API:
+            raise ConnectRefused(f"{number} is on {platform or 'no platform'}, not the Cloud API: migrate it to the "
+                                 "Cloud API in WhatsApp Manager first. Nothing was changed.")
+    return [listed[number] for number in wanted]
 
 
 def _append_to_config(config_file: Path, added: list[ChannelConfig]) -> None:

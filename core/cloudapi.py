@@ -183,39 +183,6 @@ class CloudApi:
         return SendResult(wamid=messages[0]["id"], wa_id=contacts[0].get("wa_id"), input=contacts[0].get("input"),
                           message_status=messages[0].get("message_status"))
 
-    async def send_text(self, phone_number_id: str, to: str, body: str, *, preview_url: bool = False,
-                        reply_to: str | None = None, callback_data: str | None = None) -> SendResult:
-        return await self.send(phone_number_id, _message(to, "text", {"body": body, "preview_url": preview_url},
-                                                         reply_to, callback_data))
-
-    async def send_media(self, phone_number_id: str, to: str, kind: str, media_id: str, *, caption: str | None = None,
-                         filename: str | None = None, voice: bool = False, reply_to: str | None = None,
-                         callback_data: str | None = None) -> SendResult:
-        content: dict[str, Any] = {"id": media_id}
-        if caption and kind in ("image", "video", "document"):
-            content["caption"] = caption
-        if filename and kind == "document":
-            content["filename"] = filename
-        if voice and kind == "audio":
-            content["voice"] = True
-        return await self.send(phone_number_id, _message(to, kind, content, reply_to, callback_data))
-
-    async def send_template(self, phone_number_id: str, to: str, name: str, language: str,
-                            components: list | tuple = (), *, callback_data: str | None = None) -> SendResult:
-        template: dict[str, Any] = {"name": name, "language": {"code": language}}
-        if components:
-            template["components"] = list(components)
-        return await self.send(phone_number_id, _message(to, "template", template, None, callback_data))
-
-    async def send_reaction(self, phone_number_id: str, to: str, message_id: str, emoji: str, *,
-                            callback_data: str | None = None) -> SendResult:
-        return await self.send(phone_number_id, _message(to, "reaction", {"message_id": message_id, "emoji": emoji},
-                                                         None, callback_data))
-
-    async def mark_read(self, phone_number_id: str, message_id: str) -> None:
-        await self._call("POST", f"{phone_number_id}/messages",
-                         json={"messaging_product": "whatsapp", "status": "read", "message_id": message_id})
-
     # --- media ----------------------------------------------------------------------------------------------
 
     async def upload_media(self, phone_number_id: str, data: bytes, mime_type: str, filename: str) -> str:
@@ -261,31 +228,25 @@ class CloudApi:
 
     async def templates(self, waba_id: str) -> list[dict]:
         """Every template of the WABA, following the cursor paging."""
-        found: list[dict] = []
-        params: dict[str, Any] = {"fields": TEMPLATE_FIELDS, "limit": 100}
-        while True:
-            data = await self._call("GET", f"{waba_id}/message_templates", params=params)
-            found.extend(data.get("data") or [])
-            after = ((data.get("paging") or {}).get("cursors") or {}).get("after")
-            if not (data.get("paging") or {}).get("next") or not after:
-                return found
-            params = {**params, "after": after}
+        return await self._pages(f"{waba_id}/message_templates", {"fields": TEMPLATE_FIELDS, "limit": 100})
 
     async def phone_number(self, phone_number_id: str) -> PhoneNumberInfo:
         return _phone(await self._call("GET", phone_number_id, params={"fields": PHONE_FIELDS}))
 
     async def phone_numbers(self, waba_id: str) -> list[PhoneNumberInfo]:
-        data = await self._call("GET", f"{waba_id}/phone_numbers", params={"fields": PHONE_FIELDS})
-        return [_phone(item) for item in data.get("data") or []]
+        """Every number of the WABA, following the cursor paging."""
+        return [_phone(item) for item in await self._pages(f"{waba_id}/phone_numbers", {"fields": PHONE_FIELDS})]
 
-
-def _message(to: str, kind: str, content: dict, reply_to: str | None, callback_data: str | None) -> dict:
-    body: dict[str, Any] = {"recipient_type": "individual", "to": to, "type": kind, kind: content}
-    if reply_to:
-        body["context"] = {"message_id": reply_to}
-    if callback_data:
-        body["biz_opaque_callback_data"] = callback_data
-    return body
+    async def _pages(self, path: str, params: dict[str, Any]) -> list[dict]:
+        found: list[dict] = []
+        while True:
+            data = await self._call("GET", path, params=params)
+            found.extend(data.get("data") or [])
+            paging = data.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after:
+                return found
+            params = {**params, "after": after}
 
 
 def _phone(data: dict) -> PhoneNumberInfo:

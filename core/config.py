@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
+import tomli_w
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v23.0"
 
@@ -86,6 +87,57 @@ def config_path(explicit: str | Path | None = None, env: Mapping[str, str] = os.
     return default_config_path()
 
 
+# Every key the config file may hold, and what its value must be: anything else is refused, naming the key, so
+# a typo (`monthy_quota`) or a quoted number cannot silently fall back to a default.
+_TEXT, _INTEGER, _NUMBER, _ID = "a string", "an integer", "a number", "a string of digits"
+SCHEMA: dict[str, object] = {
+    "db": _TEXT,
+    "media_dir": _TEXT,
+    "meta": {"graph_url": _TEXT, "webhook_url": _TEXT},
+    "limits": {"monthly_quota": _INTEGER, "numbers_per_waba": _INTEGER, "rate_per_second": _NUMBER},
+    "channels": [{"name": _TEXT, "waba_id": _ID, "phone_number_id": _ID, "display_phone_number": _TEXT}],
+}
+_SECRET_KEYS = ("app_secret", "verify_token", "access_token")
+
+
+def _fits(value: object, kind: str) -> bool:
+    if kind == _TEXT:
+        return isinstance(value, str)
+    if kind == _ID:  # ids may be written as TOML integers; they are kept as text
+        return (isinstance(value, int) and not isinstance(value, bool) and value >= 0) or (
+            isinstance(value, str) and value.isascii() and value.isdigit())
+    if kind == _INTEGER:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check(path: Path, data: dict, schema: dict, where: str = "") -> None:
+    for key, value in data.items():
+        name = f"{where}{key}"
+        if key in _SECRET_KEYS:
+            raise ConfigError(f"{path}: secrets do not belong in the config file ({name}); use the environment or "
+                              "secrets.toml")
+        if key not in schema:
+            raise ConfigError(f"{path}: unknown key {name!r} (known here: {', '.join(schema)})")
+        kind = schema[key]
+        if isinstance(kind, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: {name} must be a table ([{name}])")
+            _check(path, value, kind, f"{name}.")
+        elif isinstance(kind, list):
+            if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+                raise ConfigError(f"{path}: {name} must be an array of tables ([[{name}]])")
+            for number, entry in enumerate(value, start=1):
+                _check(path, entry, kind[0], f"{name}[{number}].")
+        elif not _fits(value, kind):
+            raise ConfigError(f"{path}: {name} must be {kind}, not {_shown(value)}")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def load_config(explicit: str | Path | None = None, *, db: str | Path | None = None,
                 env: Mapping[str, str] = os.environ) -> Config:
     """Read the TOML file (missing is fine unless named explicitly) and apply env and flag overrides."""
@@ -96,19 +148,18 @@ def load_config(explicit: str | Path | None = None, *, db: str | Path | None = N
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot be read: {error.strerror}") from None
     elif explicit or env.get("WABOX_CONFIG"):
         raise ConfigError(f"{path}: no such config file")
-    if any(key in data for key in ("app_secret", "verify_token", "access_token")) or any(
-        key in data.get("meta", {}) for key in ("app_secret", "verify_token", "access_token")
-    ):
-        raise ConfigError(f"{path}: secrets do not belong in the config file; use the environment or secrets.toml")
+    _check(path, data, SCHEMA)
     meta = data.get("meta", {})
     channels = []
     for number, entry in enumerate(data.get("channels", []), start=1):
         try:
-            channels.append(ChannelConfig(name=str(entry["name"]), waba_id=str(entry["waba_id"]),
+            channels.append(ChannelConfig(name=entry["name"], waba_id=str(entry["waba_id"]),
                                           phone_number_id=str(entry["phone_number_id"]),
-                                          display_phone_number=str(entry.get("display_phone_number", ""))))
+                                          display_phone_number=entry.get("display_phone_number", "")))
         except KeyError as missing:
             raise ConfigError(f"{path}: [[channels]] entry {number} lacks {missing.args[0]}") from None
     db_path = db or env.get("WABOX_DB") or data.get("db") or default_db_path()
@@ -120,8 +171,8 @@ def load_config(explicit: str | Path | None = None, *, db: str | Path | None = N
         graph_url=(env.get("WABOX_GRAPH_URL") or meta.get("graph_url") or DEFAULT_GRAPH_URL).rstrip("/"),
         channels=tuple(channels),
         media_dir=Path(media_dir).expanduser() if media_dir else None,
-        monthly_quota=int(limits.get("monthly_quota", 1000)),
-        numbers_per_waba=int(limits.get("numbers_per_waba", 25)),
+        monthly_quota=limits.get("monthly_quota", 1000),
+        numbers_per_waba=limits.get("numbers_per_waba", 25),
         rate_per_second=float(limits.get("rate_per_second", 80.0)),
         webhook_url=meta.get("webhook_url"),
     )
@@ -148,12 +199,6 @@ def load_secrets(config: Config | None = None, env: Mapping[str, str] = os.envir
 
 
 def channels_toml(channels: list[ChannelConfig]) -> str:
-    """`[[channels]]` entries as TOML text (used by `wabox connect` to write the config)."""
-    out = []
-    for channel in channels:
-        out.append("[[channels]]")
-        for key in ("name", "waba_id", "phone_number_id", "display_phone_number"):
-            value = getattr(channel, key).replace("\\", "\\\\").replace('"', '\\"')
-            out.append(f'{key} = "{value}"')
-        out.append("")
-    return "\n".join(out)
+    """`[[channels]]` entries as TOML text (used by `wabox connect` to append to the config)."""
+    return tomli_w.dumps({"channels": [{"name": c.name, "waba_id": c.waba_id, "phone_number_id": c.phone_number_id,
+                                        "display_phone_number": c.display_phone_number} for c in channels]})

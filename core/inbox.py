@@ -1,6 +1,7 @@
 """The TUI's one door to data: paged reads for the screens, agent operations, and live changes.
 
-Reads go through core/store/reads.py; sending goes through core/sending.py (policy first, nothing queued on a
+Threads, messages and contacts are read through core/store/reads.py (views, channels, templates and counts with
+their own small queries here); sending goes through core/sending.py (policy first, nothing queued on a
 refusal). Every agent write here logs its change in the same transaction, so other agents' TUIs see it.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from core import policy, sending
 from core.model import Channel, ChatMessage, Contact, Draft, Template, ThreadSummary, View
 from core.sending import ReplyRefused, ReplyRules
-from core.store import reads
+from core.store import conversations, reads, rows
 from core.store.db import Store, log_changes
 from core.views import BUILTIN_VIEWS, FILTER_KEYS
 
@@ -77,12 +78,11 @@ class OpenThread:
 
 class Inbox:
     def __init__(self, store: Store, *, agent: str, clock: Callable[[], float] = time.time,
-                 quota: int = 1000, sending_config: Any = None) -> None:
+                 quota: int = 1000) -> None:
         self.store = store
         self.agent = agent
         self._clock = clock
         self._quota = quota
-        self._sending_config = sending_config
         self._channels: dict[str, Channel] | None = None
 
     def now(self) -> int:
@@ -161,19 +161,10 @@ class Inbox:
             "SELECT * FROM template WHERE upper(status) = 'APPROVED' AND name LIKE :q ESCAPE '\\'"
             " ORDER BY name, language",
             {"q": "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"})
-        result = []
-        for r in found:
-            try:
-                components = tuple(c for c in json.loads(r["components"]) if isinstance(c, dict))
-            except ValueError:
-                components = ()
-            result.append(Template(id=r["id"], waba_id=r["waba_id"], name=r["name"], language=r["language"],
-                                   status=r["status"], category=r["category"],
-                                   parameter_format=r["parameter_format"], components=components))
-        return result
+        return [rows.template(r) for r in found]
 
     async def quota(self) -> Quota:
-        return Quota(*await sending.quota_status(self.store, self.now(), self._limits().monthly_quota))
+        return Quota(await self.store.run(conversations.used, self.now()), self._quota)
 
     async def rules(self, thread_id: int) -> ReplyRules:
         """What the sending rules say about this thread now (the template picker's warning reads this)."""
@@ -350,7 +341,7 @@ class Inbox:
 
     # ---- sending (the rules live in core/sending.py; its ReplyRefused is the one the screen catches) ---------
     def _limits(self) -> sending.SendingLimits:
-        return self._sending_config or sending.SendingLimits(monthly_quota=self._quota)
+        return sending.SendingLimits(monthly_quota=self._quota)
 
     def _sending_kwargs(self) -> dict[str, Any]:
         return {"agent": self.agent, "now": self.now(), "config": self._limits()}

@@ -7,14 +7,15 @@ twice, in any order, leave the same database.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlite3
 
 from core import phones, policy
-from core.model import DeliveryStatus, status_moves_forward
+from core.model import SESSION_SECONDS, DeliveryStatus, status_moves_forward
 from core.store.db import log_changes
 from core.store.threads import refresh_thread_summary
 from core.webhooks import ChannelError, Event, InboundMessage, OtherChange, StatusUpdate
@@ -26,6 +27,12 @@ log = logging.getLogger("wabox.ingest")
 # (131047), so we take the conservative reading of reference §6.
 _NOT_SESSION = frozenset({"reaction", "system", "unsupported"})
 _QUARANTINE_CHECKED = frozenset({"text", "image", "video", "document", "interactive", "button"})
+# A timestamp further ahead of our clock than this is taken as "now": a message from the future would hold a
+# session open for days (+30 days gave a 744 h session).
+FUTURE_SLACK = 300
+# An identical value-level error again within this long is Meta retrying the same body, not news.
+ERROR_REPEAT_WINDOW = 24 * 60 * 60
+REENGAGEMENT = 131047
 
 
 @dataclass
@@ -34,6 +41,7 @@ class IngestResult:
     duplicates: int = 0
     statuses: int = 0
     parked: int = 0
+    unattributed: int = 0  # messages naming no customer at all (kept raw by the receiver, in no thread)
     unknown_channels: set[str] = field(default_factory=set)
     threads: set[int] = field(default_factory=set)
     media: list[InboundMessage] = field(default_factory=list)  # new inbound media, for the downloader
@@ -51,7 +59,11 @@ def ingest(db: sqlite3.Connection, events: list[Event], *, channels: set[str] | 
                 continue
             seen_channels.add(event.channel)
         if isinstance(event, InboundMessage):
-            thread_id = _inbound(db, event, result)
+            if event.timestamp > now + FUTURE_SLACK:
+                event = replace(event, timestamp=now)
+            # an edit or deletion that names no message is kept as a message of its own: shown, not dropped
+            amends = event.type in ("edit", "revoke") and event.original_wamid
+            thread_id = _change(db, event, result) if amends else _inbound(db, event, result)
             if thread_id is not None:
                 changes.append(("message", thread_id))
         elif isinstance(event, StatusUpdate):
@@ -59,11 +71,8 @@ def ingest(db: sqlite3.Connection, events: list[Event], *, channels: set[str] | 
             if thread_id is not None:
                 changes.append(("status", thread_id))
         elif isinstance(event, ChannelError):
-            db.execute(
-                "INSERT INTO channel_error(channel, waba_id, code, title, message, details, at) VALUES (?,?,?,?,?,?,?)",
-                (event.channel, event.waba_id, event.code, event.title, event.message, event.details, now))
-            log.warning("value-level error on %s: %s %s", event.channel or event.waba_id, event.code, event.title)
-            changes.append(("channel", None))
+            if _channel_error(db, event, now):
+                changes.append(("channel", None))
         elif isinstance(event, OtherChange):
             log.info("webhook field %r for WABA %s kept raw", event.field, event.waba_id)
             if event.field.startswith("message_template"):
@@ -76,6 +85,19 @@ def ingest(db: sqlite3.Connection, events: list[Event], *, channels: set[str] | 
     return result
 
 
+def _channel_error(db: sqlite3.Connection, e: ChannelError, now: int) -> bool:
+    """Record a value-level error unless the same one was recorded lately (Meta retrying the same body)."""
+    fingerprint = hashlib.sha256(json.dumps([e.channel, e.waba_id, e.code, e.title, e.message, e.details],
+                                            ensure_ascii=False).encode()).hexdigest()
+    if db.execute("SELECT 1 FROM channel_error WHERE fingerprint = ? AND at > ?",
+                  (fingerprint, now - ERROR_REPEAT_WINDOW)).fetchone():
+        return False
+    db.execute("INSERT INTO channel_error(channel, waba_id, code, title, message, details, at, fingerprint)"
+               " VALUES (?,?,?,?,?,?,?,?)", (e.channel, e.waba_id, e.code, e.title, e.message, e.details, now, fingerprint))
+    log.warning("value-level error on %s: %s %s", e.channel or e.waba_id, e.code, e.title)
+    return True
+
+
 # --- inbound messages ------------------------------------------------------------------------------------
 
 
@@ -84,78 +106,126 @@ def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) ->
         result.duplicates += 1
         return None
     thread_id = _thread_for(db, m)
+    if thread_id is None:
+        result.unattributed += 1
+        log.warning("message %r names no customer (no from, from_user_id or BSUID): kept raw only", m.wamid)
+        return None
     reason = policy.quarantine_reason(m.text) if m.type in _QUARANTINE_CHECKED else None
-    db.execute(
+    error = m.error
+    cursor = db.execute(
         "INSERT INTO message(thread_id, channel, wamid, direction, type, raw_type, text, timestamp, context_wamid,"
-        " media_id, mime_type, sha256, file_name, quarantined, quarantine_reason, payload)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " media_id, mime_type, sha256, file_name, quarantined, quarantine_reason, payload, error_code, error_title,"
+        " error_details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (thread_id, m.channel, m.wamid, "in", m.type, m.raw_type, m.text, m.timestamp, m.context_wamid,
          m.media_id, m.mime_type, m.sha256, m.file_name, reason is not None, reason,
-         json.dumps(m.payload, ensure_ascii=False)),
+         json.dumps(m.payload, ensure_ascii=False), error and error.code, error and error.title,
+         error and error.details),
     )
+    _apply_changes(db, cursor.lastrowid, m.channel, m.wamid)
     result.new_messages += 1
     if m.media_id:
         result.media.append(m)
     if m.type == "reaction":
         return thread_id  # a reaction shows on its message; it neither reopens nor counts as unread
-    session = "" if m.type in _NOT_SESSION else ", last_inbound_at = max(coalesce(last_inbound_at, 0), :ts)"
-    db.execute(
-        f"UPDATE thread SET unread = unread + 1, status = 'open', closed_at = NULL,"
-        f" has_attachment = has_attachment OR :media {session} WHERE id = :id",
-        {"ts": m.timestamp, "media": m.media_id is not None, "id": thread_id},
-    )
+    db.execute("UPDATE thread SET unread = unread + 1, status = 'open', closed_at = NULL,"
+               " has_attachment = has_attachment OR :media WHERE id = :id",
+               {"media": m.media_id is not None, "id": thread_id})
+    if m.type not in _NOT_SESSION:
+        refresh_session(db, thread_id)
     if m.type == "system" and m.new_wa_id:
         _customer_changed_number(db, thread_id, m)
+    if m.type == "system" and m.new_user_id and not m.new_wa_id:
+        _customer_changed_user_id(db, thread_id, m)
     refresh_thread_summary(db, thread_id)
     return thread_id
 
 
-def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> int:
-    """The thread for (channel, customer), created (with its contact) on the customer's first message."""
-    wa_id, user_id = m.customer.wa_id, m.customer.user_id
+def _bsuids(m: InboundMessage) -> list[str]:
+    """The BSUIDs this message knows the customer by: the sender's, and for a rotation notice with no sender the
+    old one (the customer we know) and the new one (which a message may already have used)."""
+    found = [m.customer.user_id, m.previous_user_id]
+    if not m.customer.wa_id and not m.customer.user_id:
+        found.append(m.new_user_id)
+    return list(dict.fromkeys(u for u in found if u))
+
+
+def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> int | None:
+    """The thread for (channel, customer), created (with its contact) on the customer's first message; None when
+    the message names nobody (no number, no BSUID): better in no thread than in a made-up "Unknown" one."""
+    wa_id, bsuids = m.customer.wa_id, _bsuids(m)
+    marks = ",".join("?" * len(bsuids))
     row = None
     if wa_id:
         row = _one(db, "SELECT id, contact_id FROM thread WHERE channel = ? AND wa_id = ?", (m.channel, wa_id))
-    if row is None and user_id:
-        row = _one(db, "SELECT id, contact_id FROM thread WHERE channel = ? AND user_id = ?", (m.channel, user_id))
-        if row is not None and wa_id:  # a customer first seen by BSUID only now shows a number
-            db.execute("UPDATE thread SET wa_id = ? WHERE id = ? AND wa_id IS NULL", (wa_id, row["id"]))
+    if row is None and bsuids:
+        row = _one(db, f"SELECT id, contact_id FROM thread WHERE channel = ? AND user_id IN ({marks})"
+                       " ORDER BY wa_id IS NULL, id LIMIT 1", (m.channel, *bsuids))
+    if row is None and bsuids:
+        # A BSUID the customer had before (they rotate): the thread of the contact that had it on this number.
+        # With a number, only a thread that has none yet: another number is another thread (number change).
+        row = _one(db, f"SELECT t.id, t.contact_id FROM contact_user_id k JOIN thread t ON t.contact_id = k.contact_id"
+                       f" WHERE t.channel = ? AND k.user_id IN ({marks}) AND (? IS NULL OR t.wa_id IS NULL)"
+                       " ORDER BY t.last_message_at DESC, t.id LIMIT 1", (m.channel, *bsuids, wa_id))
     if row is not None:
-        if user_id:
-            db.execute("UPDATE thread SET user_id = coalesce(user_id, ?) WHERE id = ?", (user_id, row["id"]))
+        if wa_id:  # a customer first seen by BSUID only now shows a number
+            db.execute("UPDATE thread SET wa_id = ? WHERE id = ? AND wa_id IS NULL", (wa_id, row["id"]))
+        if m.customer.user_id:
+            db.execute("UPDATE thread SET user_id = coalesce(user_id, ?) WHERE id = ?", (m.customer.user_id, row["id"]))
+        if row["contact_id"]:
+            _complete_contact(db, row["contact_id"], m, bsuids)
         return row["id"]
-    contact_id = _contact_for(db, m)
+    if not wa_id and not bsuids:
+        return None
+    contact_id = _contact_for(db, m, bsuids)
     cursor = db.execute(
         "INSERT INTO thread(channel, wa_id, user_id, contact_id, status, created_at) VALUES (?,?,?,?, 'open', ?)",
-        (m.channel, wa_id, user_id, contact_id, m.timestamp))
+        (m.channel, wa_id, m.customer.user_id or bsuids[-1] if bsuids else None, contact_id, m.timestamp))
     return cursor.lastrowid
 
 
-def _contact_for(db: sqlite3.Connection, m: InboundMessage) -> int:
+def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -> int:
     """F18: the contact this customer already is (by wa_id, BSUID, or any stored number in E.164), else a new one."""
     wa_id, user_id = m.customer.wa_id, m.customer.user_id
     row = None
     if wa_id:
         row = _one(db, "SELECT id FROM contact WHERE wa_id = ? ORDER BY id LIMIT 1", (wa_id,))
-    if row is None and user_id:
-        row = _one(db, "SELECT id FROM contact WHERE user_id = ? ORDER BY id LIMIT 1", (user_id,))
+    if row is None and bsuids:
+        row = _one(db, f"SELECT contact_id AS id FROM contact_user_id WHERE user_id IN ({','.join('?' * len(bsuids))})"
+                       " ORDER BY contact_id LIMIT 1", bsuids)
     candidates = sorted(phones.candidate_e164s(wa_id))
     if row is None and candidates:
         marks = ",".join("?" * len(candidates))
         row = _one(db, f"SELECT contact_id AS id FROM contact_number WHERE e164 IN ({marks})"
                              " ORDER BY contact_id LIMIT 1", candidates)
-    e164 = phones.wa_id_to_e164(wa_id)  # never an invalid normalisation: None keeps only the raw wa_id
     if row is not None:
-        db.execute("UPDATE contact SET wa_id = coalesce(wa_id, ?), user_id = coalesce(user_id, ?),"
-                         " e164 = coalesce(e164, ?) WHERE id = ?", (wa_id, user_id, e164, row["id"]))
+        _complete_contact(db, row["id"], m, bsuids)
         return row["id"]
-    name = m.customer.name or (e164 or wa_id or user_id or "Unknown")
+    e164 = phones.wa_id_to_e164(wa_id)  # never an invalid normalisation: None keeps only the raw wa_id
+    user_id = user_id or (bsuids[-1] if bsuids else None)
+    name = m.customer.name or e164 or wa_id or user_id or ""
     cursor = db.execute(
         "INSERT INTO contact(name, wa_id, user_id, e164, created_at) VALUES (?,?,?,?,?)",
         (name, wa_id, user_id, e164, m.timestamp))
     if e164:
         db.execute("INSERT OR IGNORE INTO contact_number(contact_id, e164) VALUES (?, ?)", (cursor.lastrowid, e164))
+    db.executemany("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
+                   [(cursor.lastrowid, u) for u in bsuids])
     return cursor.lastrowid
+
+
+def _complete_contact(db: sqlite3.Connection, contact_id: int, m: InboundMessage, bsuids: list[str]) -> None:
+    """What this message tells of a known contact that the contact lacks (a number, a BSUID, a real name), so the
+    contact ends the same whichever of the customer's webhooks came first."""
+    wa_id, e164 = m.customer.wa_id, phones.wa_id_to_e164(m.customer.wa_id)
+    db.execute("UPDATE contact SET wa_id = coalesce(wa_id, ?), user_id = coalesce(user_id, ?),"
+               " e164 = coalesce(e164, ?) WHERE id = ?", (wa_id, m.customer.user_id, e164, contact_id))
+    if m.customer.name:  # a contact first named after an identifier (no profile yet) takes the profile name
+        db.execute("UPDATE contact SET name = ? WHERE id = ? AND (name = '' OR name IN (wa_id, user_id, e164))",
+                   (m.customer.name, contact_id))
+    if e164:
+        db.execute("INSERT OR IGNORE INTO contact_number(contact_id, e164) VALUES (?, ?)", (contact_id, e164))
+    db.executemany("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
+                   [(contact_id, u) for u in bsuids])
 
 
 def _customer_changed_number(db: sqlite3.Connection, thread_id: int, m: InboundMessage) -> None:
@@ -172,6 +242,92 @@ def _customer_changed_number(db: sqlite3.Connection, thread_id: int, m: InboundM
     if e164:
         db.execute("INSERT OR IGNORE INTO contact_number(contact_id, e164) VALUES (?, ?)",
                          (row["contact_id"], e164))
+    if m.new_user_id:
+        db.execute("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
+                   (row["contact_id"], m.new_user_id))
+
+
+def _customer_changed_user_id(db: sqlite3.Connection, thread_id: int, m: InboundMessage) -> None:
+    """The customer's BSUID rotated (`user_changed_user_id`): one person, so one contact and one thread.
+
+    The thread and contact answer to the new BSUID from now on and remember the old one. A message with the new
+    BSUID that came before this notice made its own thread and contact: they are merged in, so the outcome does
+    not depend on the order webhooks arrive in."""
+    bsuids = [u for u in (m.previous_user_id, m.new_user_id, m.customer.user_id) if u]
+    marks = ",".join("?" * len(bsuids))
+    contact_id = db.execute("SELECT contact_id FROM thread WHERE id = ?", (thread_id,)).fetchone()["contact_id"]
+    for other in db.execute(f"SELECT id FROM thread WHERE channel = ? AND id != ? AND wa_id IS NULL"
+                            f" AND user_id IN ({marks})", (m.channel, thread_id, *bsuids)).fetchall():
+        _merge_thread(db, thread_id, other["id"])
+    for other in db.execute(f"SELECT DISTINCT contact_id FROM contact_user_id WHERE user_id IN ({marks})"
+                            " AND contact_id != ?", (*bsuids, contact_id)).fetchall():
+        _merge_contact(db, contact_id, other["contact_id"])
+    db.executemany("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
+                   [(contact_id, u) for u in bsuids])
+    db.execute("UPDATE contact SET user_id = ? WHERE id = ?", (m.new_user_id, contact_id))
+    db.execute("UPDATE thread SET user_id = ? WHERE id = ?", (m.new_user_id, thread_id))
+
+
+def _merge_thread(db: sqlite3.Connection, keep: int, gone: int) -> None:
+    """Move everything of thread `gone` into `keep` and delete `gone` (the same customer on the same number)."""
+    for table in ("message", "outbox", "conversation"):
+        db.execute(f"UPDATE {table} SET thread_id = ? WHERE thread_id = ?", (keep, gone))
+    db.execute("UPDATE thread SET unread = thread.unread + g.unread, has_attachment = max(thread.has_attachment,"
+               " g.has_attachment), owner = coalesce(thread.owner, g.owner), team = coalesce(thread.team, g.team)"
+               " FROM (SELECT * FROM thread WHERE id = ?) AS g WHERE thread.id = ?", (gone, keep))
+    db.execute("DELETE FROM thread WHERE id = ?", (gone,))
+    refresh_session(db, keep)
+    log_changes(db, [("thread", gone)])
+
+
+def _merge_contact(db: sqlite3.Connection, keep: int, gone: int) -> None:
+    """Contact `gone` is the same person as `keep`: its threads, numbers, BSUIDs and details move over."""
+    db.execute("UPDATE thread SET contact_id = ? WHERE contact_id = ?", (keep, gone))
+    for table, column in (("contact_number", "e164"), ("contact_user_id", "user_id")):
+        db.execute(f"INSERT OR IGNORE INTO {table}(contact_id, {column}) SELECT ?, {column} FROM {table}"
+                   " WHERE contact_id = ?", (keep, gone))
+    db.execute("UPDATE contact SET phone = coalesce(contact.phone, g.phone), mobile = coalesce(contact.mobile, g.mobile),"
+               " email = coalesce(contact.email, g.email), owner = coalesce(contact.owner, g.owner),"
+               " wa_id = coalesce(contact.wa_id, g.wa_id), e164 = coalesce(contact.e164, g.e164)"
+               " FROM (SELECT * FROM contact WHERE id = ?) AS g WHERE contact.id = ?", (gone, keep))
+    db.execute("DELETE FROM contact WHERE id = ?", (gone,))
+
+
+# --- edits and deletions (coexistence numbers) ------------------------------------------------------------
+
+
+def _change(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) -> int | None:
+    """Keep an edit or revoke, and apply it to its message if that is stored (else when it comes)."""
+    cursor = db.execute("INSERT OR IGNORE INTO message_change(channel, wamid, original_wamid, kind, text, timestamp)"
+                        " VALUES (?,?,?,?,?,?)", (m.channel, m.wamid, m.original_wamid, m.type, m.text, m.timestamp))
+    if cursor.rowcount == 0:
+        result.duplicates += 1
+        return None
+    result.new_messages += 1
+    original = _one(db, "SELECT id, thread_id FROM message WHERE channel = ? AND wamid = ?",
+                    (m.channel, m.original_wamid))
+    if original is None:
+        result.parked += 1
+        return None
+    _apply_changes(db, original["id"], m.channel, m.original_wamid)
+    refresh_thread_summary(db, original["thread_id"])
+    return original["thread_id"]
+
+
+def _apply_changes(db: sqlite3.Connection, message_id: int, channel: str, wamid: str) -> None:
+    """The customer's newest edit becomes the message's text (every version stays in message_change, the first in
+    the payload); a revoke marks it deleted."""
+    edit = _one(db, "SELECT text, timestamp FROM message_change WHERE channel = ? AND original_wamid = ?"
+                    " AND kind = 'edit' ORDER BY timestamp DESC, id DESC LIMIT 1", (channel, wamid))
+    if edit is not None:
+        db.execute("UPDATE message SET text = ?, edited_at = ? WHERE id = ?", (edit["text"], edit["timestamp"], message_id))
+        reason = policy.quarantine_reason(edit["text"])
+        if reason:  # an edit may add the link the original did not have
+            db.execute("UPDATE message SET quarantined = 1, quarantine_reason = ? WHERE id = ?", (reason, message_id))
+    revoke = _one(db, "SELECT min(timestamp) AS at FROM message_change WHERE channel = ? AND original_wamid = ?"
+                      " AND kind = 'revoke'", (channel, wamid))
+    if revoke["at"] is not None:
+        db.execute("UPDATE message SET revoked_at = ? WHERE id = ?", (revoke["at"], message_id))
 
 
 # --- statuses --------------------------------------------------------------------------------------------
@@ -233,6 +389,7 @@ def apply_parked_statuses(db: sqlite3.Connection, message_id: int, wamid: str) -
     if best is None:
         return
     failed = state is DeliveryStatus.FAILED
+    was_refused = current is not None and current["status"] == DeliveryStatus.FAILED.value
     db.execute(
         "UPDATE message SET status = ?, status_at = ?, error_code = ?, error_title = ?, error_details = ?"
         " WHERE id = ?",
@@ -242,6 +399,27 @@ def apply_parked_statuses(db: sqlite3.Connection, message_id: int, wamid: str) -
         db.execute("UPDATE outbox SET state = 'failed', error_code = ?, error_title = ?, error_details = ?"
                          " WHERE message_id = ? AND state != 'failed'",
                          (best["error_code"], best["error_title"], best["error_details"], message_id))
+    if (failed and best["error_code"] == REENGAGEMENT) or was_refused:
+        refresh_session(db, db.execute("SELECT thread_id FROM message WHERE id = ?", (message_id,)).fetchone()[0])
+
+
+def refresh_session(db: sqlite3.Connection, thread_id: int) -> None:
+    """Derive the thread's session anchor (last_inbound_at) from its messages, so arrival order never matters.
+
+    The customer's last real message opens 24 hours. A send Meta refused with 131047 after it says the window was
+    already shut, whatever our clock thought: the anchor moves back so the session ends at that refusal and the
+    composer turns to templates at once. A customer message after the refusal opens a new session as usual."""
+    # The WHERE terms repeat the partial indexes' (schema: message_session_opener / _shut) word for word, so each
+    # max() is one index step, not a walk through a long thread.
+    db.execute("""
+        UPDATE thread SET last_inbound_at = (
+            SELECT CASE WHEN shut.at IS NOT NULL AND opened.at > shut.at - :day AND opened.at <= shut.at
+                        THEN shut.at - :day ELSE opened.at END
+            FROM (SELECT max(timestamp) AS at FROM message WHERE thread_id = :t
+                  AND direction = 'in' AND type NOT IN ('reaction', 'system', 'unsupported')) AS opened,
+                 (SELECT max(status_at) AS at FROM message WHERE thread_id = :t
+                  AND direction = 'out' AND status = 'failed' AND error_code = 131047) AS shut)
+        WHERE id = :t""", {"t": thread_id, "day": SESSION_SECONDS})
 
 
 def _one(db: sqlite3.Connection, sql: str, params) -> sqlite3.Row | None:

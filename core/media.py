@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.cloudapi import CloudApi, CloudApiError
 from core.policy import INBOUND_MAX
+from core.private import private_dir
 from core.store.db import Store, log_changes
 from core.webhooks import InboundMessage
 
@@ -36,7 +37,7 @@ async def download_inbound(store: Store, api: CloudApi, media_dir: Path, message
     """Fetch one message's media and record where it lives; on failure log and leave the row as it was."""
     if not message.media_id:
         return None
-    media_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(media_dir)  # 0700: nobody else can reach a file in it, even while it is being written
     dest = media_dir / f"{uuid.uuid4().hex}{extension_for(message.mime_type)}"
     try:
         info = await api.media_info(message.media_id)
@@ -44,6 +45,7 @@ async def download_inbound(store: Store, api: CloudApi, media_dir: Path, message
     except CloudApiError as error:
         log.warning("media %s of %s not downloaded: %s", message.media_id, message.wamid, error)
         return None
+    dest.chmod(0o600)  # and 0600 should it ever be copied or the folder opened up
     digest = hashlib.sha256(dest.read_bytes()).digest()
     if not sha256_matches(digest, message.sha256 or info.sha256):
         log.error("media %s of %s failed its sha256 check; discarded", message.media_id, message.wamid)

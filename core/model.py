@@ -180,6 +180,17 @@ class ChatMessage:
     payload: str | None = None  # the raw JSON object as received or sent
     retryable: bool = False  # failed, and sent through our outbox: `y` can queue it again
     status_history: tuple[StatusChange, ...] = field(default=())
+    edited_at: int | None = None  # the customer edited it: `text` is the newest version
+    revoked_at: int | None = None  # the customer deleted it for everyone
+
+    @property
+    def error_reason(self) -> str | None:
+        """Meta's reason in one line: why a send failed, or what was wrong with a message Meta passed on."""
+        if self.error_code is None and not self.error_title:
+            return None
+        title = (self.error_title or "").removeprefix(f"(#{self.error_code})").strip()  # Graph repeats the code
+        reason = " — ".join(p for p in (title, self.error_details) if p) or "no reason given"
+        return f"({self.error_code}) {reason}" if self.error_code is not None else reason
 
 
 @dataclass(frozen=True, slots=True)

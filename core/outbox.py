@@ -11,7 +11,8 @@ Guarantees (see DESIGN.md and the tests in tests/core/test_outbox*.py):
   message's own status stays 'queued' until the `sent` status webhook (apply_parked_statuses applies any status
   that arrived before the answer did).
 - Retryable errors back off with jitter; the rest end as failed with Meta's code, message and details verbatim.
-  A token error (0/190) pauses the channel and marks it unhealthy instead of failing every row.
+  A token error (0/190) pauses the channel and marks it unhealthy instead of failing every row; until a send
+  succeeds again, the channel is only probed: one row at a time, at most once per `token_pause`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.cloudapi import CloudApi, CloudApiError
-from core.ingest import apply_parked_statuses
+from core.ingest import REENGAGEMENT, apply_parked_statuses, refresh_session
 from core.store.db import Store, log_changes
 from core.store.threads import refresh_thread_summary
 
@@ -104,6 +105,8 @@ class Sender:
         self.on_unknown_template = on_unknown_template
         self.idle = idle
         self.paused: dict[str, float] = {}  # channel -> until (token invalid)
+        self.probing: set[str] = set()  # channels whose token was refused: one probe per pause until a send works
+        self._health_read = False
 
     # --- loops ----------------------------------------------------------------------------------------------
 
@@ -156,8 +159,16 @@ class Sender:
 
     async def claim(self, limit: int) -> list[Claimed]:
         now = self.clock()
+        if not self._health_read:  # a refused token outlives a restart: start by probing those channels
+            self.probing |= {r[0] for r in await self.store.fetchall(
+                "SELECT phone_number_id FROM channel WHERE health = 'token_invalid'")}
+            self._health_read = True
         paused = [channel for channel, until in self.paused.items() if until > now]
-        return await self._write(_claim, self.owner, now, self.lease_seconds, limit, paused)
+        claimed = await self._write(_claim, self.owner, now, self.lease_seconds, limit, paused, self.probing)
+        for row in claimed:
+            if row.channel in self.probing:  # the next probe no sooner than a pause from now, whatever this one says
+                self.paused[row.channel] = now + self.backoff.token_pause
+        return claimed
 
     # --- one row --------------------------------------------------------------------------------------------
 
@@ -173,7 +184,8 @@ class Sender:
         except CloudApiError as error:
             await self._failed_attempt(row, error)
             return
-        if self.paused.pop(row.channel, None) is not None:
+        if self.paused.pop(row.channel, None) is not None or row.channel in self.probing:
+            self.probing.discard(row.channel)
             await self._write(_set_health, row.channel, "ok", int(self.clock()))
         await self._write(_sent, row, self.owner, result.wamid, int(self.clock()))
 
@@ -192,6 +204,7 @@ class Sender:
         now = self.clock()
         if error.token_invalid:
             self.paused[row.channel] = now + self.backoff.token_pause
+            self.probing.add(row.channel)
             log.error("channel %s: the access token was refused (%s); sending paused", row.channel, error.code)
             await self._write(_token_refused, row, self.owner, error, now + self.backoff.token_pause, int(now))
             return
@@ -230,12 +243,12 @@ ORDER BY o.id
 
 
 def _claim(db: sqlite3.Connection, owner: str, now: float, lease: float, limit: int,
-           paused: list[str]) -> list[Claimed]:
+           paused: list[str], probing: set[str] = frozenset()) -> list[Claimed]:
     claimed: list[Claimed] = []
     for row in db.execute(_CANDIDATES, (now, now)).fetchall():
         if len(claimed) >= limit:
             break
-        if row["channel"] in paused:
+        if row["channel"] in paused or (row["channel"] in probing and any(c.channel == row["channel"] for c in claimed)):
             continue
         in_doubt = row["state"] == "sending"
         if in_doubt and _reconcile(db, row, int(now)):
@@ -327,6 +340,8 @@ def _failed(db: sqlite3.Connection, row: Claimed, owner: str, error: CloudApiErr
     if row.message_id is not None:
         db.execute("UPDATE message SET status = 'failed', status_at = ?, error_code = ?, error_title = ?,"
                    " error_details = ? WHERE id = ?", (now, error.code, error.message, error.details, row.message_id))
+        if error.code == REENGAGEMENT and row.thread_id is not None:  # Meta says the window is shut: believe it
+            refresh_session(db, row.thread_id)
     _changed(db, row.thread_id, now)
 
 
@@ -339,20 +354,3 @@ def _changed(db: sqlite3.Connection, thread_id: int | None, now: int) -> None:
     if thread_id is not None:
         refresh_thread_summary(db, thread_id)
         log_changes(db, [("message", thread_id)], at=now)
-
-
-# --- reading it back (CLI `wabox send --wait`, `wabox channels`) -------------------------------------------
-
-
-async def outbox_state(store: Store, message_id: int) -> tuple[str, int | None, str | None, str | None] | None:
-    """(state, error code, error message, error details) of a message's outbox row."""
-    row = await store.fetchone("SELECT state, error_code, error_title, error_details FROM outbox"
-                               " WHERE message_id = ?", (message_id,))
-    return None if row is None else (row["state"], row["error_code"], row["error_title"], row["error_details"])
-
-
-async def backlog(store: Store) -> dict[str, int]:
-    """Rows not yet sent or failed, per channel."""
-    rows = await store.fetchall("SELECT channel, count(*) AS n FROM outbox WHERE state IN ('queued', 'sending')"
-                                " GROUP BY channel")
-    return {row["channel"]: row["n"] for row in rows}

@@ -19,9 +19,21 @@ def session_expires_at(last_inbound_at: int | None) -> int | None:
     return None if last_inbound_at is None else last_inbound_at + SESSION_SECONDS
 
 
+# Free-form replies stop this long before Meta's 24 h: a reply queued at 23:59:50 reaches Meta after the window
+# closed and fails with 131047 (the clocks, the outbox and the network all take their time).
+FREEFORM_MARGIN = 5 * 60
+
+
 def session_open(last_inbound_at: int | None, now: float) -> bool:
+    """Meta's window: what counts for conversations."""
     expires = session_expires_at(last_inbound_at)
     return expires is not None and now < expires
+
+
+def freeform_open(last_inbound_at: int | None, now: float) -> bool:
+    """May a free-form (non-template) reply be sent now? Until FREEFORM_MARGIN before the window closes."""
+    expires = session_expires_at(last_inbound_at)
+    return expires is not None and now < expires - FREEFORM_MARGIN
 
 
 def session_left(last_inbound_at: int | None, now: float) -> int:
@@ -67,6 +79,17 @@ def conversation_needed(open_conversation_expires_at: int | None, now: float, se
             return None
         return "customer"
     return "business" if is_template else None
+
+
+def conversation_end(expires_at: int, renewals: list[int]) -> int:
+    """When a conversation ends: 24 h after it started, carried on while the customer keeps the session open (each
+    customer message before the end moves it to 24 h after that message). `renewals` are sorted timestamps."""
+    end = expires_at
+    for at in renewals:
+        if at >= end:
+            break
+        end = max(end, at + SESSION_SECONDS)
+    return end
 
 
 def quota_left(used: int, quota: int) -> int:

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import phones, policy
+from core.graph_messages import addressed, media_message, template_message, text_message
 from core.model import Template
+from core.store import conversations
 from core.store.db import Store, log_changes
 from core.store.threads import refresh_thread_summary
 
@@ -64,9 +66,8 @@ async def queue_text(store: Store, thread_id: int, text: str, *, agent: str, now
         raise ReplyRefused("Nothing to send.")
     if len(text) > MAX_TEXT:
         raise ReplyRefused(f"The message is {len(text):,} characters; WhatsApp takes at most {MAX_TEXT:,}.")
-    body = {"type": "text", "text": {"body": text, "preview_url": bool(re.search(r"https?://", text))}}
-    return await store.write(_queue, thread_id, _Outgoing("text", "text", text, body, reply_to, client_key),
-                             agent, int(now), config)
+    return await store.write(_queue, thread_id, _Outgoing("text", "text", text, text_message(text), reply_to,
+                                                          client_key), agent, int(now), config)
 
 
 async def queue_template(store: Store, thread_id: int, template: Template, params: list[str], *, agent: str,
@@ -81,11 +82,7 @@ async def queue_template(store: Store, thread_id: int, template: Template, param
         if problem:
             raise ReplyRefused(f"Parameter {{{{{name}}}}}: {problem}")
     named = template.parameter_format.upper() == "NAMED"
-    parameters = [{"type": "text", "text": value, **({"parameter_name": name} if named else {})}
-                  for name, value in zip(names, params)]
-    components = [{"type": "body", "parameters": parameters}] if parameters else []
-    body = {"type": "template", "template": {"name": template.name, "language": {"code": template.language},
-                                             "components": components}}
+    body = template_message(template.name, template.language, params, parameter_names=names if named else None)
     text = render_template(template, params)
     return await store.write(_queue, thread_id, _Outgoing("template", "template", text, body,
                                                           client_key=client_key), agent, int(now), config)
@@ -116,15 +113,9 @@ async def queue_media(store: Store, thread_id: int, path: Path, *, agent: str, n
     outbox_dir.mkdir(parents=True, exist_ok=True)
     copy = outbox_dir / f"{uuid.uuid4().hex}{path.suffix.lower()}"
     shutil.copyfile(path, copy)
-    media: dict = {}
-    if caption:
-        media["caption"] = caption
-    if kind == "document":
-        media["filename"] = path.name
-    if kind == "audio" and mime.startswith("audio/ogg"):
-        media["voice"] = True
-    outgoing = _Outgoing("media", kind, caption, {"type": kind, kind: media}, client_key=client_key,
-                         media_file=str(copy), mime_type=mime, file_name=path.name, file_size=size)
+    body = media_message(kind, caption=caption, filename=path.name, voice=mime.startswith("audio/ogg"))
+    outgoing = _Outgoing("media", kind, caption, body, client_key=client_key, media_file=str(copy),
+                         mime_type=mime, file_name=path.name, file_size=size)
     try:
         message_id = await store.write(_queue, thread_id, outgoing, agent, int(now), config)
     except BaseException:
@@ -208,12 +199,6 @@ async def thread_for_number(store: Store, channel: str, number: str, *, now: flo
     return await store.write(write)
 
 
-async def quota_status(store: Store, now: float, quota: int) -> tuple[int, int]:
-    """(conversations counted this calendar month, the monthly quota)."""
-    used = await store.scalar("SELECT count(*) FROM conversation WHERE month = ?", (policy.month_key(now),))
-    return int(used), quota
-
-
 # --- templates --------------------------------------------------------------------------------------------
 
 
@@ -281,28 +266,26 @@ def _rules(db: sqlite3.Connection, thread_id: int, is_template: bool, now: int,
     if not thread["wa_id"] and not thread["user_id"]:
         return thread, None, "This customer has no WhatsApp id to write to."
     session_is_open = policy.session_open(thread["last_inbound_at"], now)
-    if not session_is_open and not is_template:
+    if not policy.freeform_open(thread["last_inbound_at"], now) and not is_template:
         if thread["last_inbound_at"] is None:
             return thread, None, "The customer has not written yet: only an approved template can start a conversation."
+        if session_is_open:
+            return thread, None, ("The 24-hour session closes in under 5 minutes, before a reply could safely reach "
+                                  "WhatsApp: only an approved template can be sent.")
         ended = _ago(now - policy.session_expires_at(thread["last_inbound_at"]))
         return thread, None, f"The 24-hour session ended {ended} ago: only an approved template can be sent."
-    current = db.execute("SELECT max(expires_at) FROM conversation WHERE thread_id = ?", (thread_id,)).fetchone()[0]
-    opens = policy.conversation_needed(current, now, session_is_open, is_template)
+    opens = policy.conversation_needed(conversations.open_until(db, thread_id), now, session_is_open, is_template)
     if opens:
-        used = db.execute("SELECT count(*) FROM conversation WHERE month = ?", (policy.month_key(now),)).fetchone()[0]
-        if used >= config.monthly_quota:
+        if conversations.used(db, now) >= config.monthly_quota:
             until = time.strftime("%-d %B", time.gmtime(policy.next_month_start(now)))
             return thread, opens, (f"This month's {config.monthly_quota:,} conversations are used up: new "
                                    f"conversations are refused until {until}.")
     if opens == "business":
         limit = policy.messaging_tier_limit(thread["messaging_limit_tier"])
-        reached = db.execute(
-            "SELECT count(DISTINCT thread_id) FROM conversation WHERE channel = ? AND origin = 'business'"
-            " AND started_at > ? AND thread_id != ?", (thread["channel"], now - 86400, thread_id)).fetchone()[0]
-        if limit is not None and reached >= limit:
-            return thread, opens, (f"This number may start conversations with {limit:,} customers a day "
-                                   f"({thread['messaging_limit_tier'] or 'TIER_250'}) and has reached that: "
-                                   "try again later.")
+        if limit is not None and conversations.customers_reached(db, thread_id, now) >= limit:
+            return thread, opens, (f"Your business may start conversations with {limit:,} customers a day "
+                                   f"({thread['messaging_limit_tier'] or 'TIER_250'}), counted over all its "
+                                   "numbers, and has reached that: try again later.")
     return thread, opens, None
 
 
@@ -326,9 +309,7 @@ def _queue(db: sqlite3.Connection, thread_id: int, out: _Outgoing, agent: str, n
         " VALUES (?,?, 'out', ?,?,?, 'queued', ?,?,?,?,?,?,?,?)",
         (thread_id, thread["channel"], out.type, out.text, now, now, out.reply_to, agent, out.mime_type,
          out.file_size, out.file_name, out.media_file, out.client_key)).lastrowid
-    request = {"messaging_product": "whatsapp", "recipient_type": "individual", **out.body}
-    if out.reply_to:
-        request["context"] = {"message_id": out.reply_to}
+    request = addressed(out.body, reply_to=out.reply_to)  # the sender adds `to` and the callback data
     outbox_id = db.execute(
         "INSERT INTO outbox(message_id, thread_id, channel, recipient, kind, request, media_file, created_at, agent,"
         " client_key) VALUES (?,?,?,?,?,?,?,?,?,?)",

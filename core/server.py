@@ -1,8 +1,10 @@
 """The webhook receiver (`wabox serve`): Meta's GET handshake and signed POSTs, committed before the 200.
 
 A 200 is a promise: Meta stops retrying once it has one. So every validly signed body is committed, raw and
-parsed, at `synchronous=FULL` before the answer. One writer task owns the write connection and commits whatever
-bodies are waiting in one transaction (group commit): concurrent POSTs share one fsync.
+parsed, at `synchronous=FULL` before the answer, and a failure of the machine (I/O, disk full, locked, out of
+descriptors) answers 503 so that Meta sends it again. A body that fails for a reason of its own is kept
+"pending" and tried again in the background (core.raw_events). One writer task owns the write connection and
+commits whatever bodies are waiting in one transaction (group commit): concurrent POSTs share one fsync.
 """
 
 from __future__ import annotations
@@ -10,28 +12,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
+import re
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from core import webhooks
-from core.ingest import IngestResult, ingest
+from core import raw_events, webhooks
+from core.ingest import IngestResult
 from core.store import Store
-from core.webhooks import InboundMessage
+from core.store.db import is_transient
+from core.webhooks import Event, InboundMessage
 
 log = logging.getLogger("wabox.receiver")
 
 MAX_BODY = 3 * 1024 * 1024  # Meta's payloads are at most 3 MB (reference §5.10)
 MAX_BATCH = 256
+READ_TIMEOUT_SECONDS = 15.0  # the whole body must arrive within this; Meta sends it at once
+RETRY_EVERY_SECONDS = 30.0  # how often the pending bodies whose backoff has passed are tried again
+BODY_BUDGET = 32 * MAX_BODY  # request body bytes held at once, over all connections (beyond it: 503)
+SUMMARY_SECONDS = 10.0  # rejected requests are logged as one summary per this period
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 OnCommitted = Callable[[list[InboundMessage]], Awaitable[None]]
 
@@ -39,7 +48,7 @@ OnCommitted = Callable[[list[InboundMessage]], Awaitable[None]]
 @dataclass
 class _Pending:
     raw: bytes
-    events: list | None  # None: kept raw only (did not parse)
+    events: list[Event] | None  # None: did not parse (kept raw, pending)
     note: str | None
     done: asyncio.Future
 
@@ -66,10 +75,18 @@ class Writer:
         for task in list(self._side_tasks):
             task.cancel()
 
-    async def submit(self, raw: bytes, events: list | None, note: str | None = None) -> IngestResult | None:
+    async def submit(self, raw: bytes, events: list[Event] | None, note: str | None = None) -> IngestResult:
+        """Resolves once the body is committed; raises if it was not (the caller must not answer 200)."""
         pending = _Pending(raw, events, note, asyncio.get_running_loop().create_future())
         self._queue.put_nowait(pending)
         return await pending.done
+
+    def fetch_media(self, media: list[InboundMessage]) -> None:
+        """Hand newly stored inbound media to the downloader (`on_committed`) without waiting for it."""
+        if media and self._on_committed:
+            task = asyncio.create_task(self._on_committed(media))
+            self._side_tasks.add(task)
+            task.add_done_callback(self._side_tasks.discard)
 
     async def _run(self) -> None:
         while True:
@@ -77,110 +94,192 @@ class Writer:
             while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
             try:
-                results = await self._commit(batch)
+                results = await self._store.write(_commit_batch, batch, self._channels, int(self._clock()))
             except Exception as error:  # the whole commit failed: nobody gets a 200, Meta will retry
-                log.exception("commit of %d webhook bodies failed", len(batch))
+                if is_transient(error):
+                    log.error("commit of %d webhook bodies failed (%r): answered 503", len(batch), error)
+                else:
+                    log.exception("commit of %d webhook bodies failed: answered 503", len(batch))
                 for pending in batch:
                     if not pending.done.done():
                         pending.done.set_exception(error)
                 continue
             media: list[InboundMessage] = []
             for pending, result in zip(batch, results):
-                if result is not None:
-                    media.extend(result.media)
+                media.extend(result.media)
                 if not pending.done.done():
                     pending.done.set_result(result)
-            if media and self._on_committed:
-                task = asyncio.create_task(self._on_committed(media))
-                self._side_tasks.add(task)
-                task.add_done_callback(self._side_tasks.discard)
-
-    async def _commit(self, batch: list[_Pending]) -> list[IngestResult | None]:
-        return await self._store.write(_commit_batch, batch, self._channels, int(self._clock()))
+            self.fetch_media(media)
 
 
 def _commit_batch(db: sqlite3.Connection, batch: list[_Pending], channels: set[str] | None,
-                  now: int) -> list[IngestResult | None]:
-    """Every waiting body in one transaction; a SAVEPOINT each, so one bad body cannot cost the others."""
-    results: list[IngestResult | None] = []
+                  now: int) -> list[IngestResult]:
+    """Every waiting body in one transaction. A body (or event) that raises for a reason of its own costs only
+    itself and is kept pending; a transient failure raises out, and the whole transaction rolls back."""
+    results = []
     for pending in batch:
-        outcome, note, result = "unparsed", pending.note, None
-        if pending.events is not None:
-            db.execute("SAVEPOINT body")
-            try:
-                result = ingest(db, pending.events, channels=channels, now=now)
-            except Exception as error:
-                db.execute("ROLLBACK TO body")
-                log.exception("a signed webhook body failed to ingest; kept raw")
-                note = f"ingest failed: {error!r}"[:1000]
-            else:
-                outcome = "ok"
-                if result.unknown_channels:
-                    outcome = "partial"
-                    note = "unknown phone_number_id: " + ", ".join(sorted(result.unknown_channels))
-                    log.warning("webhook for %s, not a connected number: kept raw", note)
-            db.execute("RELEASE body")
-        db.execute("INSERT INTO raw_event(received_at, body, outcome, note) VALUES (?, ?, ?, ?)",
-                   (now, pending.raw, outcome, note))
-        results.append(result)
+        attempt = raw_events.ingest_body(db, pending.events, pending.note, channels, now)
+        raw_events.record(db, pending.raw, attempt, now)
+        results.append(attempt.result)
     return results
 
 
+class Rejections:
+    """Refused requests, counted by reason and logged as one summary per period: 60,000 forged POSTs make one
+    line, not 60,000, and nothing a client sent is ever written to the log."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def add(self, reason: str) -> None:
+        self.counts[reason] += 1
+
+    def flush(self, period: float) -> None:
+        if not self.counts:
+            return
+        total = sum(self.counts.values())
+        reasons = ", ".join(f"{count:,} {reason}" for reason, count in self.counts.most_common())
+        log.warning("rejected %s request%s in the last %g s: %s", f"{total:,}", "" if total == 1 else "s",
+                    period, reasons)
+        self.counts.clear()
+
+
+class _UvicornRejections(logging.Filter):
+    """uvicorn logs a warning for each request it refuses itself; count those into the summary instead."""
+
+    REASONS = {"Invalid HTTP request received.": "invalid HTTP", "Exceeded concurrency limit.": "over the "
+               "concurrency limit (503)", "Unsupported upgrade request.": "upgrade request"}
+
+    def __init__(self, rejections: Rejections) -> None:
+        super().__init__()
+        self.rejections = rejections
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        reason = self.REASONS.get(record.msg) if isinstance(record.msg, str) else None
+        if reason is None:
+            return True
+        self.rejections.add(reason)
+        return False
+
+
+class _BodyBudget:
+    """However many clients send big bodies slowly at once, the bytes held for them stay bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.used -= size
+
+
+def _refuse(status: int, text: str) -> Response:
+    # Closing the connection stops a client that is still sending a body we will not read.
+    return PlainTextResponse(text, status_code=status, headers={"Connection": "close"})
+
+
 def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: str, channels: set[str] | None,
-                    clock: Callable[[], float] = time.time, on_committed: OnCommitted | None = None) -> Starlette:
+                    clock: Callable[[], float] = time.time, on_committed: OnCommitted | None = None,
+                    read_timeout: float = READ_TIMEOUT_SECONDS,
+                    retry_every: float = RETRY_EVERY_SECONDS, body_budget: int = BODY_BUDGET) -> Starlette:
     """The ASGI app. `channels`: the phone_number_ids we serve (others are kept raw and logged)."""
     if not app_secret or not verify_token:
         raise ValueError("the receiver needs the app secret and the verify token")
     state: dict = {}
+    rejections = Rejections()
+    budget = _BodyBudget(body_budget)
 
     async def verify(request: Request) -> Response:
         params = request.query_params
         mode, token, challenge = params.get("hub.mode"), params.get("hub.verify_token"), params.get("hub.challenge")
         if challenge is None or mode is None or token is None:
-            log.warning("verification request without hub.mode/hub.verify_token/hub.challenge")
+            rejections.add("handshake without its parameters")
             return PlainTextResponse("verification failed: missing parameters", status_code=400)
         if mode != "subscribe" or not hmac.compare_digest(token.encode(), verify_token.encode()):
-            log.warning("verification refused: wrong mode or verify token")
+            rejections.add("handshake with a wrong verify token")
             return PlainTextResponse("verification failed", status_code=403)
-        if not challenge.isdigit():  # Meta's challenge is digits; echoing anything else would be a reflection
+        if not _DIGITS.fullmatch(challenge):  # Meta's challenge is ASCII digits; echoing more would be a reflection
+            rejections.add("handshake with a bad challenge")
             return PlainTextResponse("verification failed: bad challenge", status_code=400)
         return PlainTextResponse(challenge)
 
     async def receive(request: Request) -> Response:
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_BODY:
-            return PlainTextResponse("payload too large", status_code=413)
+        if declared and _DIGITS.fullmatch(declared) and int(declared) > MAX_BODY:
+            rejections.add("too large")
+            return _refuse(413, "payload too large")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                return PlainTextResponse("payload too large", status_code=413)
-            chunks.append(chunk)
-        raw = b"".join(chunks)
-        header = request.headers.get("x-hub-signature-256")
-        if not header:
-            log.warning("webhook POST without X-Hub-Signature-256 refused")
-            return PlainTextResponse("missing signature", status_code=401)
-        if not webhooks.verify_signature(raw, header, app_secret):
-            log.warning("webhook POST with a wrong signature refused (%d bytes)", len(raw))
-            return PlainTextResponse("bad signature", status_code=403)
         try:
-            events = webhooks.parse(json.loads(raw))
-            note = None
-        except (ValueError, RecursionError) as error:  # signed but unreadable (bad JSON, bad UTF-8, nested
-            # too deep for json.loads, not a webhook envelope): a retry would not fix it
-            log.error("signed webhook body did not parse (%s); kept raw", type(error).__name__)
-            events, note = None, f"did not parse: {error}"[:1000]
+            try:
+                async with asyncio.timeout(read_timeout):
+                    async for chunk in request.stream():  # the cap holds for chunked bodies too, before buffering
+                        size += len(chunk)
+                        if size > MAX_BODY:
+                            rejections.add("too large")
+                            return _refuse(413, "payload too large")
+                        if not budget.take(len(chunk)):
+                            rejections.add("over the memory budget for bodies (503)")
+                            return _refuse(503, "busy, send it again")
+                        chunks.append(chunk)
+            except TimeoutError:
+                rejections.add("body too slow (408)")
+                return _refuse(408, "request body not received in time")
+            except ClientDisconnect:  # nobody is left to answer
+                rejections.add("client gone mid-body")
+                return Response(status_code=400)
+            return await _signed(request, b"".join(chunks))
+        finally:
+            budget.give_back(sum(map(len, chunks)))
+
+    async def _signed(request: Request, raw: bytes) -> Response:
+        headers = request.headers.getlist("x-hub-signature-256")
+        if not headers:
+            rejections.add("no signature")
+            return PlainTextResponse("missing signature", status_code=401)
+        if len(headers) > 1:  # which one would Meta have meant? Neither is trusted
+            rejections.add("repeated signature header")
+            return PlainTextResponse("more than one X-Hub-Signature-256", status_code=400)
+        if not webhooks.verify_signature(raw, headers[0], app_secret):
+            rejections.add("bad signature")
+            return PlainTextResponse("bad signature", status_code=403)
+        events, note = raw_events.read_body(raw)
+        if events is None:
+            log.error("signed webhook body did not parse; kept raw, pending (%s)", note)
         try:
             await state["writer"].submit(raw, events, note)
         except Exception:
-            return PlainTextResponse("not stored, retry", status_code=500)
+            return PlainTextResponse("not stored, send it again", status_code=503, headers={"Retry-After": "5"})
         return PlainTextResponse("ok")
 
     async def health(request: Request) -> Response:
         store: Store = state["store"]
-        last = await store.scalar("SELECT max(received_at) FROM raw_event")
-        return JSONResponse({"ok": True, "last_webhook_at": last})
+        last = await store.scalar("SELECT received_at FROM raw_event ORDER BY id DESC LIMIT 1")  # O(1) on rowid
+        backlog = await raw_events.backlog(store)
+        return JSONResponse({"ok": True, "last_webhook_at": last, "pending_webhooks": backlog.pending,
+                             "oldest_pending_at": backlog.oldest_at, "last_pending_error": backlog.last_error})
+
+    async def retry_pending() -> None:
+        """Bodies kept pending go in once whatever stopped them is fixed; a failure waits for the next round."""
+        while True:
+            await asyncio.sleep(retry_every)
+            try:
+                result, done, still = await raw_events.reingest_pending(state["store"], channels, now=clock())
+            except Exception as error:
+                log.error("re-ingesting pending webhook bodies failed (%r); trying again later", error)
+                continue
+            if done or still:
+                log.info("re-ingested pending webhook bodies: %d went in, %d still pending", done, still)
+            state["writer"].fetch_media(result.media)
+
+    async def summarise_rejections() -> None:
+        while True:
+            await asyncio.sleep(SUMMARY_SECONDS)
+            rejections.flush(SUMMARY_SECONDS)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -188,9 +287,18 @@ def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: st
         writer = Writer(store, channels, clock, on_committed)
         writer.start()
         state.update(store=store, writer=writer)
+        uvicorn_filter = _UvicornRejections(rejections)
+        logging.getLogger("uvicorn.error").addFilter(uvicorn_filter)
+        tasks = [asyncio.create_task(retry_pending(), name="webhook-retry"),
+                 asyncio.create_task(summarise_rejections(), name="rejection-summary")]
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            rejections.flush(SUMMARY_SECONDS)
+            logging.getLogger("uvicorn.error").removeFilter(uvicorn_filter)
             await writer.stop()
             await store.close()
 

@@ -8,6 +8,7 @@ import time
 
 from core.cloudapi import CloudApi
 from core.model import Template
+from core.store import rows
 from core.store.db import Store, log_changes
 
 
@@ -55,9 +56,9 @@ def _replace(db: sqlite3.Connection, waba_id: str, listed: list[dict], now: int)
 
 
 async def list_templates(store: Store, *, approved_only: bool = False) -> list[Template]:
-    rows = await store.fetchall("SELECT * FROM template" + (" WHERE upper(status) = 'APPROVED'" if approved_only
+    found = await store.fetchall("SELECT * FROM template" + (" WHERE upper(status) = 'APPROVED'" if approved_only
                                                            else "") + " ORDER BY name, language")
-    return [_template(row) for row in rows]
+    return [rows.template(row) for row in found]
 
 
 async def find_template(store: Store, name: str, language: str, *, waba_id: str | None = None) -> Template | None:
@@ -66,14 +67,4 @@ async def find_template(store: Store, name: str, language: str, *, waba_id: str 
     if waba_id:
         sql, params = sql + " AND waba_id = ?", (*params, waba_id)
     row = await store.fetchone(sql + " ORDER BY synced_at DESC LIMIT 1", params)
-    return None if row is None else _template(row)
-
-
-def _template(row) -> Template:
-    try:
-        components = tuple(c for c in json.loads(row["components"]) if isinstance(c, dict))
-    except ValueError:
-        components = ()
-    return Template(id=row["id"], waba_id=row["waba_id"], name=row["name"], language=row["language"],
-                    status=row["status"], category=row["category"], parameter_format=row["parameter_format"],
-                    components=components)
+    return None if row is None else rows.template(row)

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from core.model import View
+from core.store.schema import FOLDS
 
 BUILTIN_VIEWS: tuple[View, ...] = (
     View("open", "All open", {"status": "open"}),
@@ -61,10 +62,41 @@ def where(view: View, agent: str) -> tuple[str, dict[str, Any]]:
     return (" AND ".join(clauses) or "1"), params
 
 
+# Every term is one more index walk: thousands of terms took 14 s. Past these, the agent is asked to narrow it.
+MAX_SEARCH_TERMS = 16
+MAX_SEARCH_CHARS = 500
+_TERM_SPLIT = re.compile(r"[\s\x00-\x1f\x7f]+")  # control characters too: a NUL ends a quoted FTS5 string early
+_FOLD = str.maketrans(dict(FOLDS))
+
+
+class SearchError(ValueError):
+    """The search cannot run as typed; the message says why, for the agent (TUI) or the user (CLI)."""
+
+
+def search_problem(text: str) -> str | None:
+    """Why `text` cannot be searched, or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # e.g. argv bytes from a terminal in another encoding (surrogateescape)
+        return "the search text is not valid UTF-8"
+    if len(text) > MAX_SEARCH_CHARS or len([t for t in _TERM_SPLIT.split(text) if t]) > MAX_SEARCH_TERMS:
+        return (f"query too broad: search with at most {MAX_SEARCH_TERMS} words and {MAX_SEARCH_CHARS} characters")
+    return None
+
+
+def fold(text: str) -> str:
+    """The letters the search index folds (ł→l, ø→o, ß→ss, …), folded the same way in a query."""
+    return text.translate(_FOLD)
+
+
 def fts_query(text: str) -> str | None:
-    """User text as an FTS5 query of quoted terms (the last one a prefix): never FTS syntax from the user."""
-    # Control characters split terms: a NUL inside a quoted FTS5 string ends it early ("unterminated string").
-    terms = [t for t in re.split(r"[\s\x00-\x1f\x7f]+", text) if t]
+    """User text as an FTS5 query of quoted, folded terms (the last one a prefix): never FTS syntax from the user.
+
+    Raises SearchError for text that cannot be searched (see search_problem)."""
+    problem = search_problem(text)
+    if problem:
+        raise SearchError(problem)
+    terms = [t for t in _TERM_SPLIT.split(fold(text)) if t]
     if not terms:
         return None
     quoted = ['"' + t.replace('"', '""') + '"' for t in terms]

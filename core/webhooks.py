@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,46 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 # Types whose content we understand; anything else is kept as `unsupported` with raw_type = Meta's name.
 KNOWN_TYPES = frozenset({"text", "image", "audio", "video", "document", "sticker", "location", "contacts",
-                         "interactive", "button", "reaction", "order", "system", "unsupported"})
+                         "interactive", "button", "reaction", "order", "system", "unsupported", "edit", "revoke"})
 MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker"})
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Where json.loads can get one from: a \uD800-\uDFFF escape, UTF-8 bytes of a surrogate (it decodes with
+# "surrogatepass"), or a UTF-16/32 body (NUL bytes)
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|\x00")
+
+
+def loads(raw: bytes) -> Any:
+    """json.loads, with every string (keys too) made valid Unicode: JSON may escape a lone surrogate ("\\ud83d"),
+    which SQLite and every UTF-8 encoder refuse, so it becomes U+FFFD here, once, instead of failing later."""
+    payload = json.loads(raw)
+    if not _MAYBE_SURROGATE.search(raw):
+        return payload  # nothing in these bytes can have decoded to a surrogate: skip the walk
+    stack = [payload]
+    while stack:  # iterative: json.loads accepts nesting deeper than Python's recursion limit allows to walk
+        node = stack.pop()
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    node[index] = _valid(item)
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+        elif isinstance(node, dict):
+            if any(not key.isascii() and _SURROGATE.search(key) for key in node):
+                fixed = {_valid(key): value for key, value in node.items()}
+                node.clear()
+                node.update(fixed)
+            for key, item in node.items():
+                if isinstance(item, str):
+                    node[key] = _valid(item)
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+    return _valid(payload) if isinstance(payload, str) else payload
+
+
+def _valid(text: str) -> str:
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 class ParseError(ValueError):
@@ -50,6 +89,13 @@ class Customer:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageError:
+    code: int | None
+    title: str | None
+    details: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     channel: str  # phone_number_id that received it
     waba_id: str | None
@@ -70,7 +116,10 @@ class InboundMessage:
     forwarded: bool = False
     referral: dict | None = None
     new_wa_id: str | None = None  # system user_changed_number
-    new_user_id: str | None = None
+    new_user_id: str | None = None  # system user_changed_number / user_changed_user_id: the BSUID from now on
+    previous_user_id: str | None = None  # ... and the one it replaces (these notices may have no sender at all)
+    original_wamid: str | None = None  # edit / revoke: the customer's message they change
+    error: MessageError | None = None  # the first of the message's own errors[] (131051 unsupported, 131026, …)
     payload: dict = field(default_factory=dict)  # the message object as received
 
 
@@ -116,6 +165,7 @@ Event = InboundMessage | StatusUpdate | ChannelError | OtherChange
 def parse(payload: Any) -> list[Event]:
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
         raise ParseError("not a webhook body: no entry[] list")
+    payload = valid_text(payload)
     events: list[Event] = []
     for entry in _dicts(payload["entry"]):
         waba_id = _str(entry.get("id"))
@@ -134,12 +184,8 @@ def parse(payload: Any) -> list[Event]:
 def _parse_messages_value(value: dict, waba_id: str | None) -> list[Event]:
     channel = _str(_dict(value.get("metadata")).get("phone_number_id"))
     events: list[Event] = []
-    names = {}
-    for contact in _dicts(value.get("contacts")):
-        name = _str(_dict(contact.get("profile")).get("name"))
-        for key in (_str(contact.get("wa_id")), _str(contact.get("user_id"))):
-            if key:
-                names[key] = name
+    contacts = [Customer(_str(c.get("wa_id")) or None, _str(c.get("user_id")) or None,
+                         _str(_dict(c.get("profile")).get("name"))) for c in _dicts(value.get("contacts"))]
     for error in _dicts(value.get("errors")):
         events.append(_channel_error(error, channel, waba_id))
     if channel is None:
@@ -148,16 +194,28 @@ def _parse_messages_value(value: dict, waba_id: str | None) -> list[Event]:
         return events
     for message in _dicts(value.get("messages")):
         if _str(message.get("id")):
-            events.append(_inbound(message, channel, waba_id, names))
+            events.append(_inbound(message, channel, waba_id, contacts))
     for status in _dicts(value.get("statuses")):
         if _str(status.get("id")):
             events.append(_status(status, channel))
     return events
 
 
-def _inbound(m: dict, channel: str, waba_id: str | None, names: dict[str, str | None]) -> InboundMessage:
-    wa_id, user_id = _str(m.get("from")) or None, _str(m.get("from_user_id"))
-    name = names.get(wa_id or "") or names.get(user_id or "")
+def _sender(m: dict, contacts: list[Customer]) -> Customer:
+    """Who sent `m`: `from`/`from_user_id`, completed from the value's contacts[] (wa_id, BSUID, profile name).
+
+    contacts[] may carry the BSUID the message lacks; a message with no sender at all takes the one contact
+    of its value, if there is exactly one."""
+    wa_id, user_id = _str(m.get("from")) or None, _str(m.get("from_user_id")) or None
+    match = [c for c in contacts if (wa_id and c.wa_id == wa_id) or (user_id and c.user_id == user_id)]
+    if not match and not wa_id and not user_id and len(contacts) == 1:
+        match = contacts
+    contact = match[0] if match else Customer(None, None, None)
+    return Customer(wa_id or contact.wa_id, user_id or contact.user_id, contact.name)
+
+
+def _inbound(m: dict, channel: str, waba_id: str | None, contacts: list[Customer]) -> InboundMessage:
+    customer = _sender(m, contacts)
     raw_type = _str(m.get("type")) or "unknown"
     content = m.get(raw_type)
     body = content if isinstance(content, dict) else {}
@@ -180,9 +238,10 @@ def _inbound(m: dict, channel: str, waba_id: str | None, names: dict[str, str | 
         text = ", ".join(_str(_dict(c.get("name")).get("formatted_name")) or "?" for c in _dicts(cards))
     elif raw_type == "interactive":
         reply = _dict(body.get(_str(body.get("type")) or ""))
-        text = _str(reply.get("title")) or _str(reply.get("body")) or ""
+        text = " — ".join(p for p in (_str(reply.get("title")), _str(reply.get("description"))) if p) \
+            or _str(reply.get("body")) or ""
         if _str(body.get("type")) == "nfm_reply":
-            text = _str(reply.get("body")) or "Flow response"
+            text = _flow_fields(reply.get("response_json")) or _str(reply.get("body")) or "Flow response"
     elif raw_type == "button":
         text = _str(body.get("text")) or _str(body.get("payload")) or ""
     elif raw_type == "reaction":
@@ -193,17 +252,41 @@ def _inbound(m: dict, channel: str, waba_id: str | None, names: dict[str, str | 
         text = _str(body.get("text")) or f"Order: {len(items)} item(s)"
     elif raw_type == "system":
         text = _str(body.get("body")) or ""
-        fields = dict(new_wa_id=_str(body.get("wa_id")) or _str(body.get("new_wa_id")),
-                      new_user_id=_str(body.get("user_id")))
+        fields = dict(new_wa_id=_str(body.get("wa_id")) or _str(body.get("new_wa_id")) or None,
+                      new_user_id=_str(body.get("user_id")) or None,
+                      previous_user_id=_str(body.get("previous_user_id")) or None)
+    elif raw_type == "edit":  # coexistence: the customer edited an earlier message (text, or a caption)
+        edited = _dict(body.get("message"))
+        content = _dict(edited.get(_str(edited.get("type")) or ""))
+        text = _str(content.get("body")) or _str(content.get("caption")) or ""
+        fields = dict(original_wamid=_str(body.get("original_message_id")))
+    elif raw_type == "revoke":  # coexistence: the customer deleted an earlier message for everyone
+        fields = dict(original_wamid=_str(body.get("original_message_id")))
     elif raw_type == "unsupported":
         raw_type = _str(body.get("type")) or "unsupported"
+    error = next(iter(_dicts(m.get("errors"))), None)
+    if error is not None:
+        fields["error"] = MessageError(_int(error.get("code")), _str(error.get("title")) or _str(error.get("message")),
+                                       _str(_dict(error.get("error_data")).get("details")))
     return InboundMessage(
-        channel=channel, waba_id=waba_id, wamid=_str(m["id"]) or "", customer=Customer(wa_id, user_id, name),
+        channel=channel, waba_id=waba_id, wamid=_str(m["id"]) or "", customer=customer,
         timestamp=_int(m.get("timestamp")) or 0, type=kind, raw_type=raw_type, text=text,
         context_wamid=_str(context.get("id")), forwarded=bool(context.get("forwarded") or
                                                                 context.get("frequently_forwarded")),
         referral=m.get("referral") if isinstance(m.get("referral"), dict) else None, payload=m, **fields,
     )
+
+
+def _flow_fields(response_json: Any) -> str:
+    """A WhatsApp Flow's answers as "key: value" lines (the flow_token is ours, not the customer's answer)."""
+    try:
+        answers = json.loads(response_json) if isinstance(response_json, str) else None
+    except ValueError:
+        return _str(response_json) or ""
+    if not isinstance(answers, dict):
+        return _str(response_json) or ""
+    return "\n".join(f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+                     for key, value in answers.items() if key != "flow_token")
 
 
 def _status(s: dict, channel: str) -> StatusUpdate:
@@ -239,6 +322,25 @@ def envelope(number: dict, *, contacts: list | None = None, messages: list | Non
         value["statuses"] = statuses
     return {"object": "whatsapp_business_account",
             "entry": [{"id": number["waba_id"], "changes": [{"value": value, "field": "messages"}]}]}
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(value: Any) -> Any:
+    """The JSON value with every lone surrogate (JSON allows "\\ud83d" alone; UTF-8 and SQLite do not) made U+FFFD,
+    in keys and strings alike; everything else is returned as it is."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _SURROGATE.sub("\ufffd", value)
+        return value
+    if isinstance(value, dict):
+        return {valid_text(k): valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [valid_text(item) for item in value]
+    return value
 
 
 def _str(value: Any) -> str | None:

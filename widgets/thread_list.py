@@ -50,10 +50,6 @@ class ThreadList(ScrollView, can_focus=True):
         thread_id: int
 
     @dataclass
-    class Highlighted(Message):
-        thread: ThreadSummary | None
-
-    @dataclass
     class LoadFailed(Message):
         """A page could not be read (the screen's one error policy shows it)."""
 
@@ -180,8 +176,6 @@ class ThreadList(ScrollView, can_focus=True):
         while len(self._pages) > KEEP_PAGES:
             self._pages.popitem(last=False)
         self.refresh()
-        if page == self.cursor // PAGE:
-            self.post_message(self.Highlighted(self.current))
 
     # ---- the cursor -------------------------------------------------------------------------------------------
     def watch_cursor(self, old: int, new: int) -> None:
@@ -192,7 +186,6 @@ class ThreadList(ScrollView, can_focus=True):
             self.refresh_lines(new * ROW_HEIGHT, ROW_HEIGHT)
         else:
             self.refresh()
-        self.post_message(self.Highlighted(self.current))
 
     def _scroll_cursor_into_view(self) -> None:
         top, height = self.cursor * ROW_HEIGHT, max(self.scrollable_content_region.height, ROW_HEIGHT)

@@ -163,7 +163,11 @@ class ThreadPane(ScrollView, can_focus=True):
             quote = literal((quoted.text or f"[{quoted.type}]") if quoted else "an earlier message", limit=120,
                             keep_newlines=False)
             out.append(Content.assemble(("↳ replying to: ", "dim italic"), quote.stylize("italic")))
+        if m.revoked_at:
+            out.append(Content.styled("🗑 deleted by the customer", "bold yellow"))
         out.extend(self._body(m, room))
+        if m.edited_at:
+            out.append(Content.styled(f"(edited {short_time(m.edited_at, self.now)})", "dim italic"))
         if m.status is DeliveryStatus.FAILED:
             title = m.error_title or ""
             if m.error_code is not None:  # Graph's own message already starts "(#131047) …": say the code once
@@ -172,6 +176,8 @@ class ThreadPane(ScrollView, can_focus=True):
             code = f"({m.error_code}) " if m.error_code is not None else ""
             out.append(Content.assemble(("✗ ", "bold red"), Content(code), literal(reason, limit=500)
                                         .stylize("red"), ("   press y to retry" if m.retryable else "", "dim")))
+        elif m.direction is Direction.IN and m.error_reason:  # Meta could not pass the message on in full
+            out.append(Content.assemble(("⚠ ", "bold yellow"), literal(m.error_reason, limit=500).stylize("yellow")))
         if reactions:
             out.append(Content.assemble(("reactions: ", "dim"),
                                         literal(" ".join(r.text for r in reactions), limit=80,

@@ -1,29 +1,56 @@
-"""What every subcommand does first: load the config (with --config/--db), or explain why it cannot."""
+"""What every subcommand does first: load the config (with --config/--db), open the database, or explain why not."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import sys
+import sqlite3
 
 from core.config import Config, ConfigError, Secrets, load_config, load_secrets
+from core.logs import configure_logging
+
+REFUSED = 1  # the rules, Meta or the Graph API said no; or it failed
+USAGE = 2    # fix the command line, the config or the database path first
 
 
 class CommandError(Exception):
-    """A subcommand cannot go on; the message is for the person who ran it."""
+    """A subcommand cannot go on; the message is for the person who ran it, `code` is the exit code."""
+
+    def __init__(self, message: str, code: int = USAGE) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def config_from(args: argparse.Namespace) -> Config:
     try:
-        return load_config(getattr(args, "config", None), db=getattr(args, "db", None))
+        return load_config(args.config, db=args.db)
     except ConfigError as error:
         raise CommandError(str(error)) from None
 
 
+def existing_db(config: Config) -> Config:
+    """The reading commands never create a database: a mistyped --db would show an empty inbox and look fine."""
+    if not config.db.is_file():
+        raise CommandError(f"no database at {config.db}: check --db, $WABOX_DB or the config's db "
+                           "(`wabox serve` and `wabox connect` create it)")
+    return config
+
+
+async def open_store(config: Config, *, create: bool = False):
+    """The store at config.db (which must exist unless `create`), or a one-line reason it cannot be opened."""
+    from core.store import Store
+
+    if not create:
+        existing_db(config)
+    try:
+        return await Store.open(config.db)
+    except sqlite3.DatabaseError as error:
+        raise CommandError(f"{config.db}: {error}") from None
+
+
 def service_setup(args: argparse.Namespace) -> tuple[Config, Secrets]:
     """For the long-running commands that hold secrets (serve, sim): log to stderr, load the config and secrets."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
     config = config_from(args)
     try:
         return config, load_secrets(config)
@@ -32,9 +59,4 @@ def service_setup(args: argparse.Namespace) -> tuple[Config, Secrets]:
 
 
 def agent_name(args: argparse.Namespace) -> str:
-    return getattr(args, "agent", None) or os.environ.get("USER") or "agent"
-
-
-def fail(message: str, code: int = 2) -> int:
-    print(f"wabox: {message}", file=sys.stderr)
-    return code
+    return args.agent or os.environ.get("USER") or "agent"

@@ -7,24 +7,26 @@ import asyncio
 import dataclasses
 import time
 
-from app.commands._common import CommandError, config_from, fail
+from app.commands._common import config_from, open_store
 from app.commands.output import print_json, table, when
+from core import raw_events
 from core.channels import channel_health
-from core.store import Store
+from core.text import one_line
 
 
 async def _channels(args: argparse.Namespace) -> int:
-    config = config_from(args)
-    if not config.db.exists():
-        raise CommandError(f"no database at {config.db} (run `wabox connect` first)")
-    store = await Store.open(config.db)
+    store = await open_store(config_from(args))
     try:
         found = await channel_health(store, now=time.time())
+        backlog = await raw_events.backlog(store)
     finally:
         await store.close()
     if args.json:
         print_json([dataclasses.asdict(h) for h in found])
         return 0
+    if backlog.pending:  # answered 200 to Meta, not in the inbox yet: serve retries them, or `wabox reingest`
+        print(f"webhooks not yet in the inbox: {backlog.pending} (oldest {when(backlog.oldest_at)}; last error: "
+              f"{one_line(backlog.last_error or '-', 200)}); `wabox reingest` tries them now")
     if not found:
         print("no connected numbers (run `wabox connect --waba-id W --phone-number-id P`)")
         return 0
@@ -42,7 +44,4 @@ def _error(error: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_channels(args))
-    except CommandError as error:
-        return fail(str(error))
+    return asyncio.run(_channels(args))

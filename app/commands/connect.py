@@ -6,23 +6,24 @@ import argparse
 import asyncio
 import time
 
-from app.commands._common import CommandError, config_from, fail
+from app.commands._common import REFUSED, CommandError, config_from, open_store
 from app.commands._graph import graph_client, http_client
 from core.channels import ConnectRefused, connect
 from core.config import config_path
-from core.store import Store
 from core.text import printable
 
 
 async def _connect(args: argparse.Namespace) -> int:
     config = config_from(args)
-    config_file = config.path or config_path(getattr(args, "config", None))
+    config_file = config.path or config_path(args.config)
     async with http_client() as http:
         api = graph_client(config, http)
-        store = await Store.open(config.db)
+        store = await open_store(config, create=True)  # connecting is how a production database comes to be
         try:
             added = await connect(store, api, config, config_file, args.waba_id, args.phone_number_id,
                                   now=time.time(), name=args.name)
+        except ConnectRefused as refused:
+            raise CommandError(str(refused), REFUSED) from None
         finally:
             await store.close()
     for channel in added:
@@ -33,9 +34,4 @@ async def _connect(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_connect(args))
-    except ConnectRefused as refused:
-        return fail(str(refused), 1)
-    except CommandError as error:
-        return fail(str(error))
+    return asyncio.run(_connect(args))

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.commands._common import agent_name, fail
+from app.commands._common import REFUSED, CommandError, agent_name
 
 READY_TIMEOUT = 30.0
 
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         child, urls = _start_backend(db, args, db.parent / "demo-backend.log")
     except RuntimeError as error:
-        return fail(str(error), 1)
+        raise CommandError(str(error), REFUSED) from None
     (db.parent / "demo.json").write_text(json.dumps({"db": str(db), **urls}, indent=2))
     try:
         from app.wabox_app import WaboxApp

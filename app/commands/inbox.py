@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands._common import CommandError, agent_name, config_from, fail
+from app.commands._common import agent_name, config_from, existing_db
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = config_from(args)
-    except CommandError as error:
-        return fail(str(error))
+    config = existing_db(config_from(args))
     from app.wabox_app import WaboxApp  # Textual costs ~0.4 s to import: only when the inbox opens
 
     WaboxApp(config.db, agent=agent_name(args), quota=config.monthly_quota, media_dir=config.media_path).run()

@@ -38,7 +38,18 @@ def message_json(m: ChatMessage) -> dict:
             "context_wamid": m.context_wamid, "author": m.author,
             "media": ({"id": m.media_id, "mime_type": m.mime_type, "size": m.file_size, "file_name": m.file_name,
                        "sha256": m.sha256, "path": m.media_path} if m.media_id or m.media_path else None),
-            "quarantined": m.quarantined, "quarantine_reason": m.quarantine_reason}
+            "quarantined": m.quarantined, "quarantine_reason": m.quarantine_reason,
+            "edited_at": m.edited_at, "revoked_at": m.revoked_at}
+
+
+def message_text(m: ChatMessage) -> str:
+    """The TEXT column of `wabox thread`: the body, what the customer did to it, and Meta's reason if any."""
+    if m.quarantined:
+        return "[quarantined: " + (m.quarantine_reason or "") + "]"
+    marks = (["[deleted by the customer]"] if m.revoked_at else []) + [m.text or m.file_name or ""]
+    marks += ["[edited]"] if m.edited_at else []
+    marks += [f"[{m.error_reason}]"] if m.direction.value == "in" and m.error_reason else []
+    return " ".join(p for p in marks if p)
 
 
 def when(ts: int | None) -> str:

@@ -7,8 +7,8 @@ import asyncio
 import logging
 import time
 
-from app.commands._common import CommandError, fail, service_setup
-from core.asgi import serve_asgi, until_stopped
+from app.commands._common import CommandError, service_setup
+from core.asgi import Limits, serve_asgi, until_stopped
 from core.config import Config, Secrets
 from core.server import create_receiver
 from core.service import background_tasks, media_hook
@@ -31,15 +31,17 @@ async def upsert_channels(config: Config) -> None:
         await store.close()
 
 
-async def serve(config: Config, secrets: Secrets, host: str, port: int, *, sender: bool = True) -> None:
+async def serve(config: Config, secrets: Secrets, host: str, port: int, *, sender: bool = True,
+                limits: Limits = Limits()) -> None:
     await upsert_channels(config)
     if not config.channels:
         log.warning("no [[channels]] in the config: every webhook will be kept raw only (run `wabox connect`)")
     receiver = create_receiver(config.db, app_secret=secrets.app_secret.reveal(),
                                verify_token=secrets.verify_token.reveal(),
                                channels={c.phone_number_id for c in config.channels},
-                               on_committed=media_hook(config, secrets) if sender else None)
-    async with serve_asgi(receiver, host, port, log_level="info") as bound:
+                               on_committed=media_hook(config, secrets) if sender else None,
+                               read_timeout=limits.header_timeout)
+    async with serve_asgi(receiver, host, port, log_level="info", limits=limits) as bound:
         log.info("receiving webhooks on http://%s:%d/webhook (database %s)", host, bound, config.db)
         tasks = [asyncio.create_task(job) for job in (background_tasks(config, secrets, config.db) if sender else [])]
         await until_stopped()
@@ -50,14 +52,11 @@ async def serve(config: Config, secrets: Secrets, host: str, port: int, *, sende
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config, secrets = service_setup(args)
-    except CommandError as error:
-        return fail(str(error))
+    config, secrets = service_setup(args)
     missing = [name for name in ("app_secret", "verify_token") if not getattr(secrets, name)]
     if missing:
-        return fail("cannot receive webhooks without " + " and ".join(missing) + ": set $WABOX_APP_SECRET and "
-                    "$WABOX_VERIFY_TOKEN, or put them in secrets.toml (mode 0600) beside the config file")
+        raise CommandError("cannot receive webhooks without " + " and ".join(missing) + ": set $WABOX_APP_SECRET "
+                           "and $WABOX_VERIFY_TOKEN, or put them in secrets.toml (mode 0600) beside the config file")
     if not secrets.access_token and not args.no_sender:
         log.warning("no access token ($WABOX_ACCESS_TOKEN): receiving only, nothing will be sent")
         args.no_sender = True
@@ -68,5 +67,6 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     with asyncio.Runner(**runner_options) as runner:
-        runner.run(serve(config, secrets, args.host, args.port, sender=not args.no_sender))
+        runner.run(serve(config, secrets, args.host, args.port, sender=not args.no_sender,
+                         limits=Limits(header_timeout=args.read_timeout, max_connections=args.max_connections)))
     return 0

@@ -6,28 +6,28 @@ import argparse
 import asyncio
 import time
 
-from app.commands._common import CommandError, config_from, fail
+from app.commands._common import REFUSED, CommandError, config_from, open_store
 from app.commands._graph import graph_client, http_client
 from app.commands.output import print_json, table
 from core.cloudapi import CloudApiError
-from core.store import Store
 from core.templates import list_templates, sync_templates
 
 
 async def _templates(args: argparse.Namespace) -> int:
     config = config_from(args)
-    store = await Store.open(config.db)
+    store = await open_store(config)
     try:
         if args.sync:
             wabas = {c.waba_id for c in config.channels} | {
                 r["waba_id"] for r in await store.fetchall("SELECT DISTINCT waba_id FROM channel")}
             if not wabas:
-                raise CommandError("no connected numbers to sync templates for (run `wabox connect`)")
+                raise CommandError("no connected numbers to sync templates for (run `wabox connect`)", REFUSED)
             async with http_client() as http:
                 try:
                     await sync_templates(store, graph_client(config, http), wabas, now=time.time())
                 except CloudApiError as error:
-                    raise CommandError(f"template sync failed: ({error.code}) {error.message}") from None
+                    raise CommandError(f"template sync failed: ({error.code}) {error.message}",
+                                       REFUSED) from None
         found = await list_templates(store)
     finally:
         await store.close()
@@ -42,7 +42,4 @@ async def _templates(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_templates(args))
-    except CommandError as error:
-        return fail(str(error))
+    return asyncio.run(_templates(args))

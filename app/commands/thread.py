@@ -5,22 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from app.commands._common import CommandError, config_from, fail
-from app.commands.output import message_json, print_json, table, thread_json, when
-from core.store import Store
+from app.commands._common import CommandError, config_from, open_store
+from app.commands.output import message_json, message_text, print_json, table, thread_json, when
 from core.store.reads import get_thread, message_count, thread_messages
 from core.text import printable
 
 
 async def _thread(args: argparse.Namespace) -> int:
-    config = config_from(args)
-    if not config.db.exists():
-        raise CommandError(f"no database at {config.db}")
-    store = await Store.open(config.db)
+    store = await open_store(config_from(args))
     try:
         thread = await get_thread(store, args.id)
         if thread is None:
-            raise CommandError(f"no thread {args.id}")
+            raise CommandError(f"no thread {args.id}", 1)
         messages = await thread_messages(store, args.id, limit=max(1, await message_count(store, args.id)))
     finally:
         await store.close()
@@ -31,13 +27,9 @@ async def _thread(args: argparse.Namespace) -> int:
     print(table(["TIME", "DIR", "TYPE", "STATUS", "TEXT"],
                 [[when(m.timestamp), m.direction.value, m.raw_type if m.type.value == "unsupported" else m.type.value,
                   (m.status.value if m.status else "") + (f" {m.error_code}" if m.error_code else ""),
-                  "[quarantined: " + (m.quarantine_reason or "") + "]" if m.quarantined else
-                  (m.text or m.file_name or "")] for m in messages], widths={4: 100}))
+                  message_text(m)] for m in messages], widths={4: 100}))
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_thread(args))
-    except CommandError as error:
-        return fail(str(error))
+    return asyncio.run(_thread(args))

@@ -6,19 +6,17 @@ import argparse
 import asyncio
 import time
 
-from app.commands._common import CommandError, agent_name, config_from, fail
+from app.commands._common import CommandError, agent_name, config_from, open_store
 from app.commands.output import print_json, table, thread_json, when
 from core import policy
-from core.store import Store
 from core.store.reads import list_threads
-from core.views import BUILTIN_BY_KEY
+from core.views import BUILTIN_BY_KEY, search_problem
 
 
 async def _threads(args: argparse.Namespace) -> int:
-    config = config_from(args)
-    if not config.db.exists():
-        raise CommandError(f"no database at {config.db}")
-    store = await Store.open(config.db)
+    if args.search and search_problem(args.search):
+        raise CommandError(search_problem(args.search))
+    store = await open_store(config_from(args))
     try:
         found = await list_threads(store, BUILTIN_BY_KEY[args.view], agent=agent_name(args), search=args.search,
                                    limit=args.limit)
@@ -37,7 +35,4 @@ async def _threads(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_threads(args))
-    except CommandError as error:
-        return fail(str(error))
+    return asyncio.run(_threads(args))

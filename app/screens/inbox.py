@@ -39,6 +39,7 @@ from core import phones
 from core.inbox import PAGE, Changes, Inbox, OpenThread, ReplyRefused
 from core.model import ChatMessage, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
 from core.text import printable
+from core.views import search_problem
 from widgets.composer import ComposeTarget, Composer
 from widgets.contact_panel import ContactPanel
 from widgets.literal import literal
@@ -429,6 +430,10 @@ class InboxScreen(Screen[None]):
 
     @on(Input.Submitted, "#search")
     def apply_search(self, event: Input.Submitted) -> None:
+        problem = search_problem(event.value.strip())
+        if problem:  # e.g. thousands of pasted words: say so instead of a search that takes seconds
+            self.notify(problem, severity="error", markup=False)
+            return
         self.search = event.value.strip()
         if not self.search:
             self.remove_class("-searching")

@@ -95,6 +95,7 @@ async def deliver_inbound(world: World, sender: WebhookSender, spec: dict) -> di
         raise ValueError(f"unknown phone_number_id {phone_number_id}")
     message, wamid, contact = inbound_message(world, {**spec, "phone_number_id": phone_number_id,
                                                       "context_from": number["display_phone_number"]})
+    world.remember(wamid, phone_number_id, str(spec["from"]), "in", message["type"])
     if message["type"] in _SESSION_TYPES:
         world.last_inbound[(phone_number_id, str(spec["from"]))] = world.clock()
     body = envelope(number, contacts=[contact] if contact else None, messages=[message])

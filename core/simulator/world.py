@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 SESSION = 24 * 3600
 MEDIA_URL_TTL = 300
+REACTION_MAX_AGE = 30 * 86400  # also how far back mark-as-read reaches
 
 DEFAULT_NUMBERS = [
     {"id": "209837465112233", "waba_id": "310492887654321", "display_phone_number": "48221234567",
@@ -78,6 +79,17 @@ class Faults:
     hang_seconds: float = 30.0
 
 
+@dataclass(frozen=True, slots=True)
+class KnownMessage:
+    """A message Meta carried on a number: what mark-as-read and reactions may point at."""
+
+    phone_number_id: str
+    wa_id: str
+    direction: str  # in | out
+    type: str
+    at: float
+
+
 @dataclass
 class StoredMedia:
     id: str
@@ -98,7 +110,7 @@ class World:
         self.clock = clock
         self.rng = random.Random(seed)
         self.numbers = {n["id"]: {"waba_id": n.get("waba_id", "310492887654321"), "quality_rating": "GREEN",
-                                  "status": "CONNECTED", "tier": "TIER_2K", **n}
+                                  "status": "CONNECTED", "tier": "TIER_2K", "platform_type": "CLOUD_API", **n}
                         for n in (phone_numbers or DEFAULT_NUMBERS)}
         self.templates = list(templates if templates is not None else DEFAULT_TEMPLATES)
         self.media: dict[str, StoredMedia] = {}
@@ -112,12 +124,14 @@ class World:
         self.status_delays = status_delays
         self.customers_enabled = False
         self.customer_interval = 20.0
-        self._sequence = 0
+        self.messages: dict[str, KnownMessage] = {}  # wamid -> what it was
+        self.users: dict[str, str] = {}  # BSUID -> wa_id, for every BSUID the simulator has handed out
+        for _, wa_id in CAST:
+            self.bsuid(wa_id)
 
     # --- ids ---------------------------------------------------------------------------------------------
 
     def wamid(self, wa_id: str) -> str:
-        self._sequence += 1
         raw = b"\x18\x0b" + wa_id.encode() + b"\x15\x02\x00\x11\x18\x12" + self.rng.randbytes(9).hex().upper().encode()
         return "wamid." + base64.b64encode(raw).decode()
 
@@ -126,7 +140,19 @@ class World:
 
     def bsuid(self, wa_id: str) -> str:
         digits = int(hashlib.sha256(wa_id.encode()).hexdigest()[:14], 16) % 10**16
-        return f"{'DE' if wa_id.startswith('49') else 'PL'}.{digits:016d}"
+        user_id = f"{'DE' if wa_id.startswith('49') else 'PL'}.{digits:016d}"
+        self.users[user_id] = wa_id
+        return user_id
+
+    def remember(self, wamid: str, phone_number_id: str, wa_id: str, direction: str, kind: str) -> None:
+        self.messages[wamid] = KnownMessage(phone_number_id, wa_id, direction, kind, self.clock())
+
+    def can_react_to(self, wamid: str, phone_number_id: str, wa_id: str) -> bool:
+        """Meta refuses (by a failed status, 131009) a reaction to a missing message, one older than 30 days, one
+        in another chat, or another reaction (reference §2.6)."""
+        known = self.messages.get(wamid)
+        return (known is not None and known.phone_number_id == phone_number_id and known.wa_id == wa_id
+                and known.type != "reaction" and known.at >= self.clock() - REACTION_MAX_AGE)
 
     # --- rules -------------------------------------------------------------------------------------------
 

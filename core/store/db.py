@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from core.private import private_dir, private_file
 from core.store.schema import migrate
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -27,15 +28,21 @@ class Store:
     async def open(cls, path: Path | str, *, synchronous: str = "NORMAL") -> "Store":
         """Open (creating and migrating if needed). `synchronous="FULL"` where a 200 depends on the commit."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)  # we write BEGIN ourselves
-        db.row_factory = aiosqlite.Row
+        private_dir(path.parent)
+        private_file(path)  # SQLite gives the -wal and -shm files the database file's mode
         if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
-        for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "foreign_keys = ON",
-                       f"synchronous = {synchronous}"):
-            await db.execute(f"PRAGMA {pragma}")
-        await migrate(db)
+        db = await aiosqlite.connect(path, isolation_level=None)  # we write BEGIN ourselves
+        db.row_factory = aiosqlite.Row
+        try:
+            # temp_store = MEMORY: no temporary files, so a process out of descriptors can still commit
+            for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "foreign_keys = ON", "temp_store = MEMORY",
+                           f"synchronous = {synchronous}"):
+                await db.execute(f"PRAGMA {pragma}")
+            await migrate(db)
+        except BaseException:
+            await db.close()  # its thread would otherwise keep the process alive ("file is not a database")
+            raise
         return cls(db, path)
 
     async def close(self) -> None:
@@ -80,6 +87,12 @@ class Store:
         return rows[-1]["seq"], [(row["kind"], row["thread_id"]) for row in rows]
 
 
+def is_transient(error: BaseException) -> bool:
+    """A failure of the machine or the database (I/O, disk full, locked, out of descriptors or memory), not of the
+    data being written: trying the same write again later may succeed."""
+    return isinstance(error, (OSError, MemoryError, sqlite3.OperationalError)) or type(error) is sqlite3.DatabaseError
+
+
 def _fetchall(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite3.Row]:
     return conn.execute(sql, params).fetchall()
 
@@ -97,7 +110,8 @@ def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) 
     try:
         result = fn(conn, *args)
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite rolls back by itself after some errors (disk full, I/O)
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
     return result

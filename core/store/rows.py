@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from core.model import (ChatMessage, Contact, DeliveryStatus, Direction, MessageType, StatusChange,
+from core.model import (ChatMessage, Contact, DeliveryStatus, Direction, MessageType, StatusChange, Template,
                         ThreadStatus, ThreadSummary)
 
 # Select this with `FROM thread t LEFT JOIN contact c ON c.id = t.contact_id` to build a ThreadSummary.
@@ -37,7 +38,7 @@ def chat_message(row: Mapping[str, Any], history: tuple[StatusChange, ...] = ())
         media_id=row["media_id"], mime_type=row["mime_type"], file_size=row["file_size"],
         file_name=row["file_name"], media_path=row["media_path"], sha256=row["sha256"],
         quarantined=bool(row["quarantined"]), quarantine_reason=row["quarantine_reason"],
-        payload=row["payload"], status_history=history,
+        payload=row["payload"], status_history=history, edited_at=row["edited_at"], revoked_at=row["revoked_at"],
         retryable=bool(row["retryable"]) if "retryable" in row.keys() else False,
     )
 
@@ -51,3 +52,13 @@ def status_change(row: Mapping[str, Any]) -> StatusChange:
     return StatusChange(status=DeliveryStatus(row["status"]), timestamp=row["timestamp"],
                         error_code=row["error_code"], error_title=row["error_title"],
                         error_details=row["error_details"])
+
+
+def template(row: Mapping[str, Any]) -> Template:
+    try:
+        components = tuple(c for c in json.loads(row["components"]) if isinstance(c, dict))
+    except ValueError:  # a template row written by an older version: shown without its components
+        components = ()
+    return Template(id=row["id"], waba_id=row["waba_id"], name=row["name"], language=row["language"],
+                    status=row["status"], category=row["category"], parameter_format=row["parameter_format"],
+                    components=components)

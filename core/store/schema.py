@@ -140,7 +140,7 @@ CREATE TABLE raw_event (
     id          INTEGER PRIMARY KEY,
     received_at INTEGER NOT NULL,
     body        BLOB NOT NULL,
-    outcome     TEXT NOT NULL,     -- ok | unparsed | partial
+    outcome     TEXT NOT NULL,     -- ok | unparsed | partial | failed (of the latest attempt)
     note        TEXT
 );
 
@@ -246,9 +246,111 @@ CREATE TRIGGER contact_fts_au AFTER UPDATE ON contact BEGIN
 END;
 """
 
+# Issue 8: a body answered 200 that did not go in whole is "pending" and tried again (core.raw_events) until it
+# does, instead of being forgotten. Rows the old receiver kept after a failed ingest become pending too.
+_V2 = """
+ALTER TABLE raw_event ADD COLUMN state TEXT NOT NULL DEFAULT 'done';   -- done | pending
+ALTER TABLE raw_event ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE raw_event ADD COLUMN next_attempt_at INTEGER;
+UPDATE raw_event SET state = 'pending', next_attempt_at = 0 WHERE outcome = 'unparsed' OR note LIKE 'ingest failed%';
+CREATE INDEX raw_event_pending ON raw_event(next_attempt_at) WHERE state = 'pending';
+"""
+
+# Letters unicode61's remove_diacritics leaves alone but agents type without their marks (Polish ł, Nordic ø æ,
+# German ß, Turkish dotless ı, Croatian đ, …). Folded by the same table in the triggers (as SQL replace()) and in
+# the query (core.views.fold), so "Michal" finds "Michał". Extend it only with a migration that rebuilds the index.
+FOLDS: tuple[tuple[str, str], ...] = (
+    ("ł", "l"), ("Ł", "L"), ("ŀ", "l"), ("Ŀ", "L"), ("ø", "o"), ("Ø", "O"), ("æ", "ae"), ("Æ", "AE"),
+    ("œ", "oe"), ("Œ", "OE"), ("ß", "ss"), ("ẞ", "SS"), ("đ", "d"), ("Đ", "D"), ("ð", "d"), ("Ð", "D"),
+    ("þ", "th"), ("Þ", "TH"), ("ı", "i"), ("ħ", "h"), ("Ħ", "H"), ("ŧ", "t"), ("Ŧ", "T"), ("ĳ", "ij"), ("Ĳ", "IJ"),
+)
+
+
+def _folded(sql: str) -> str:
+    """`sql` (an expression) with FOLDS applied, as nested replace() calls: plain SQL, so every connection and
+    tool that writes a message keeps the index true without registering a function."""
+    for letter, plain in FOLDS:
+        sql = f"replace({sql}, '{letter}', '{plain}')"
+    return sql
+
+
+def _contact_text(row: str) -> str:
+    return (f"{_folded(row + '.name')}, coalesce({row}.phone, '') || ' ' || coalesce({row}.mobile, '') || ' ' ||"
+            f" coalesce({row}.wa_id, '') || ' ' || coalesce({row}.e164, '') || ' ' || coalesce({row}.email, '')")
+
+
+# Search folds letters (FOLDS); the message index becomes contentless: it holds folded text, not message.text.
+# A customer's BSUIDs over time (they rotate); edits and deletions the customer made (coexistence numbers),
+# kept even when they arrive before the message they change; value-level errors keyed so a retry stores nothing.
+_V3 = f"""
+DROP TRIGGER message_fts_ai;
+DROP TRIGGER message_fts_ad;
+DROP TRIGGER message_fts_au;
+DROP TABLE message_fts;
+CREATE VIRTUAL TABLE message_fts USING fts5(text, content='');
+INSERT INTO message_fts(rowid, text) SELECT id, {_folded('text')} FROM message;
+CREATE TRIGGER message_fts_ai AFTER INSERT ON message BEGIN
+    INSERT INTO message_fts(rowid, text) VALUES (new.id, {_folded('new.text')});
+END;
+CREATE TRIGGER message_fts_ad AFTER DELETE ON message BEGIN
+    INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, {_folded('old.text')});
+END;
+CREATE TRIGGER message_fts_au AFTER UPDATE OF text ON message BEGIN
+    INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, {_folded('old.text')});
+    INSERT INTO message_fts(rowid, text) VALUES (new.id, {_folded('new.text')});
+END;
+
+DROP TRIGGER contact_fts_ai;
+DROP TRIGGER contact_fts_au;
+DROP TABLE contact_fts;
+CREATE VIRTUAL TABLE contact_fts USING fts5(name, numbers, content='');
+INSERT INTO contact_fts(rowid, name, numbers) SELECT c.id, {_contact_text('c')} FROM contact c;
+CREATE TRIGGER contact_fts_ai AFTER INSERT ON contact BEGIN
+    INSERT INTO contact_fts(rowid, name, numbers) VALUES (new.id, {_contact_text('new')});
+END;
+CREATE TRIGGER contact_fts_au AFTER UPDATE ON contact BEGIN
+    INSERT INTO contact_fts(contact_fts, rowid, name, numbers) VALUES ('delete', old.id, {_contact_text('old')});
+    INSERT INTO contact_fts(rowid, name, numbers) VALUES (new.id, {_contact_text('new')});
+END;
+CREATE TRIGGER contact_fts_ad AFTER DELETE ON contact BEGIN
+    INSERT INTO contact_fts(contact_fts, rowid, name, numbers) VALUES ('delete', old.id, {_contact_text('old')});
+END;
+
+CREATE TABLE contact_user_id (
+    contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,
+    user_id    TEXT NOT NULL,
+    PRIMARY KEY (user_id, contact_id)
+);
+INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) SELECT id, user_id FROM contact WHERE user_id IS NOT NULL;
+
+ALTER TABLE message ADD COLUMN edited_at INTEGER;   -- the customer edited it (text holds the newest version)
+ALTER TABLE message ADD COLUMN revoked_at INTEGER;  -- the customer deleted it for everyone
+-- Every edit/revoke as received: the history of a message's text, applied when its message is stored.
+CREATE TABLE message_change (
+    id            INTEGER PRIMARY KEY,
+    channel       TEXT NOT NULL,
+    wamid         TEXT NOT NULL,   -- the edit's / revoke's own id
+    original_wamid TEXT NOT NULL,
+    kind          TEXT NOT NULL,   -- edit | revoke
+    text          TEXT NOT NULL DEFAULT '',
+    timestamp     INTEGER NOT NULL,
+    UNIQUE (channel, wamid)
+);
+CREATE INDEX message_change_by_original ON message_change(channel, original_wamid);
+
+-- The session anchor is derived from these two (core.ingest.refresh_session): each a one-step index lookup.
+CREATE INDEX message_session_opener ON message(thread_id, timestamp)
+    WHERE direction = 'in' AND type NOT IN ('reaction', 'system', 'unsupported');
+CREATE INDEX message_session_shut ON message(thread_id, status_at)
+    WHERE direction = 'out' AND status = 'failed' AND error_code = 131047;
+
+ALTER TABLE channel_error ADD COLUMN fingerprint TEXT;
+CREATE INDEX channel_error_by_fingerprint ON channel_error(fingerprint, at);
+"""
+
 # Issue 7: what an agent typed is kept per thread (drafts survive a restart and a crash), and every compose
 # carries a client key so that it is queued once, however many times it is submitted, by however many processes.
-_V2_DRAFTS_AND_CLIENT_KEYS = """
+_V4_DRAFTS_AND_CLIENT_KEYS = """
 CREATE TABLE draft (
     agent           TEXT NOT NULL,
     thread_id       INTEGER NOT NULL REFERENCES thread(id) ON DELETE CASCADE,
@@ -268,7 +370,7 @@ ALTER TABLE outbox ADD COLUMN client_key TEXT;
 CREATE UNIQUE INDEX outbox_by_client_key ON outbox(client_key);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2_DRAFTS_AND_CLIENT_KEYS)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_DRAFTS_AND_CLIENT_KEYS)
 
 
 async def migrate(db: aiosqlite.Connection) -> None:

@@ -25,16 +25,20 @@ def preview_for(type_: str, text: str, raw_type: str | None = None, file_name: s
 def refresh_thread_summary(db: sqlite3.Connection, thread_id: int) -> None:
     """Recompute last_message_at / last_direction / preview from the messages themselves.
 
-    Deriving them (instead of "set if newer") keeps the result the same whatever order webhooks arrive in."""
+    Deriving them (instead of "set if newer") keeps the result the same whatever order webhooks arrive in; two
+    messages of the same second are told apart by wamid, not by which arrived first."""
     last = db.execute(
-        "SELECT direction, type, raw_type, text, file_name, timestamp, quarantined, quarantine_reason FROM message"
-        " WHERE thread_id = ? AND type NOT IN (?, ?) ORDER BY timestamp DESC, id DESC LIMIT 1",
+        "SELECT direction, type, raw_type, text, file_name, timestamp, quarantined, quarantine_reason, revoked_at"
+        " FROM message"
+        " WHERE thread_id = ? AND type NOT IN (?, ?) ORDER BY timestamp DESC, wamid DESC, id DESC LIMIT 1",
         (thread_id, *_SUMMARY_EXCLUDES),
     ).fetchone()
     if last is None:
         return
     if last["quarantined"]:  # the veil holds everywhere, the CLI and other readers included (F16)
         preview = f"Quarantined message ({last['quarantine_reason']})"
+    elif last["revoked_at"]:
+        preview = "Deleted by the customer"
     else:
         preview = preview_for(last["type"], last["text"], last["raw_type"], last["file_name"])[:500]
     db.execute("UPDATE thread SET last_message_at = ?, last_direction = ?, preview = ? WHERE id = ?",

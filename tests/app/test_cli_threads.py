@@ -107,4 +107,37 @@ def test_plain_output_is_aligned_and_neutralised(db):
 
 def test_a_missing_thread_is_a_clear_error(db):
     result = wabox("thread", "999", "--db", str(db))
-    assert result.returncode == 2 and "no thread 999" in result.stderr
+    assert result.returncode == 1 and result.stderr == "wabox: no thread 999\n"
+
+
+def test_thread_shows_metas_reason_edits_deletions_and_flow_answers(tmp_path, fixtures_dir):
+    path = tmp_path / "content.db"
+
+    async def seed():
+        store = await Store.open(path)
+        await apply(store, *(load(fixtures_dir, n) for n in ("unsupported.json", "text.json", "edit_text.json",
+                                                              "revoke.json", "interactive_nfm_reply.json")))
+        await store.close()
+
+    asyncio.run(seed())
+    threads = {t["contact"]["name"]: t["id"] for t in json.loads(wabox("threads", "--db", str(path), "--json").stdout)}
+    tomasz = wabox("thread", str(threads["Tomasz Wiśniewski"]), "--db", str(path)).stdout
+    assert "[(131051) Message type unknown — Message type is currently not supported.]" in tomasz
+    anna = wabox("thread", str(threads["Anna Kowalska"]), "--db", str(path)).stdout
+    assert "[deleted by the customer] Dzień dobry, czy zamówienie nr 1044 zostało już wysłane? [edited]" in anna
+    maria = wabox("thread", str(threads["Maria Nowak"]), "--db", str(path), "--json").stdout
+    [flow] = json.loads(maria)["messages"]
+    assert flow["text"].startswith("termin: 2026-12-03\nadres: ul. Łódzka 5\n")
+    plain = wabox("thread", str(threads["Maria Nowak"]), "--db", str(path)).stdout
+    assert "termin: 2026-12-03" in plain and "\x1b" not in plain
+
+
+def test_threads_search_refuses_a_broad_or_broken_query_in_one_line(db):
+    broad = wabox("threads", "--db", str(db), "--search", " ".join(["word"] * 3000))
+    assert broad.returncode == 2 and "query too broad" in broad.stderr and "Traceback" not in broad.stderr
+    env = {**os.environ, "WABOX_CONFIG": "", "USER": "kasia"}
+    broken = subprocess.run([sys.executable, "-m", "app.cli", "threads", "--db", str(db), "--search", b"Micha\xc5"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert broken.returncode == 2 and "not valid UTF-8" in broken.stderr and "Traceback" not in broken.stderr
+    folded = json.loads(wabox("threads", "--db", str(db), "--json", "--search", "Muller").stdout)
+    assert [t["contact"]["name"] for t in folded] == ["Jan Müller"]

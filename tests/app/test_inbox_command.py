@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from app.cli import main
 def test_inbox_command_opens_the_app_on_the_configured_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     config = tmp_path / "config.toml"
     config.write_text(f'db = "{tmp_path / "inbox.db"}"\n[limits]\nmonthly_quota = 250\n')
+    sqlite3.connect(tmp_path / "inbox.db").close()  # the inbox opens a database; it never creates one
     opened = {}
 
     def fake_run(self) -> None:

@@ -80,7 +80,7 @@ async def test_templates_are_approved_only_and_quota_is_this_month(inbox: Inbox)
     assert [t.name for t in await inbox.templates()] == ["hostile_tpl", "order_update"]
     assert [t.name for t in await inbox.templates("order")] == ["order_update"]
     quota = await inbox.quota()
-    assert (quota.used, quota.quota, quota.left) == (1, 1000, 999)
+    assert (quota.used, quota.quota, quota.left) == (0, 1000, 1000)  # thread 4's one reply failed: not counted
 
 
 async def test_settings_default_on_and_persist(inbox: Inbox):
@@ -99,7 +99,7 @@ async def test_open_thread_returns_what_the_screen_shows(inbox: Inbox):
     here, other = opened.targets
     assert here.rules.text_refused is None and here.rules.text_opens == "customer" and opened.opens_conversation
     assert other.rules.text_opens is None  # thread 4's conversation is open already: a reply there costs nothing
-    assert (opened.quota.used, opened.quota.quota) == (1, 1000)
+    assert (opened.quota.used, opened.quota.quota) == (0, 1000)  # thread 4's one reply failed: not counted
     assert (await inbox.thread(1)).unread == 0  # opening reads it
     bob = await inbox.open_thread(2, mark_read=False)
     assert bob.targets[0].rules.text_refused.startswith("The 24-hour session ended 6h ago")

@@ -318,3 +318,11 @@ async def test_a_whatsapp_contact_shows_its_number(seeded_db: Path):
         await open_row(pilot, 4)  # Dan: known only by WhatsApp (no phone typed by an agent)
         assert "Phone  +48 600 900 100" in screen_text(pilot)
         assert "To Dan Mazur (+48 600 900 100) via +1 555 0200" in screen_text(pilot)
+
+
+async def test_the_quota_shown_does_not_count_a_send_that_failed(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_row(pilot, 3)  # Alice on +1 555 0200: the conversation's only reply failed
+        assert "quota 0/1000 this month" in screen_text(pilot)

@@ -425,3 +425,15 @@ async def test_the_palette_opens_a_thread_found_by_message_text(seeded_db: Path)
         await pilot.press("enter")
         await settle(pilot)
         assert pane(app).thread.id == 2
+
+
+async def test_a_search_of_too_many_words_is_refused_with_the_reason(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        app.screen.query_one("#search").value = " ".join(["receipt"] * 40)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "query too broad" in " ".join(str(n.message) for n in app._notifications)
+        assert thread_list(app).total == 5  # the list is left as it was

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
 
 from core.webhooks import sign
 from tests.core.receiver_process import APP_SECRET, ReceiverProcess, free_port, write_config
@@ -57,8 +60,8 @@ async def blast(port: int, events_per_post: int) -> None:
         while time.perf_counter() < deadline:
             raw = body(next(counter), events_per_post)
             started = time.perf_counter()
-            if await _post(reader, writer, raw) != 200:
-                raise RuntimeError("the receiver refused a signed POST")
+            if (status := await _post(reader, writer, raw)) != 200:
+                raise RuntimeError(f"the receiver answered a signed POST {status}")
             latencies.append(time.perf_counter() - started)
         writer.close()
 
@@ -82,8 +85,27 @@ def main() -> None:
             # The load generator shares the 2 cores with the receiver, so these figures are a floor.
             for events in (1, 10):
                 asyncio.run(blast(receiver.port, events))
+            healthz(receiver, directory / "wabox.db")
+        except Exception:
+            print((directory / "serve.log").read_text(errors="replace")[-3000:])
+            raise
         finally:
             receiver.stop()
+
+
+def healthz(receiver: ReceiverProcess, db: Path, rows: int = 300_000) -> None:
+    """GET /healthz with a raw_event table of `rows` bodies (issue 8: it scanned the table, ~250 ms at 300k)."""
+    with sqlite3.connect(db) as conn:
+        have = conn.execute("SELECT count(*) FROM raw_event").fetchone()[0]
+        conn.executemany("INSERT INTO raw_event(received_at, body, outcome) VALUES (?, ?, 'ok')",
+                         ((1795519200 + i, b"{}") for i in range(max(0, rows - have))))
+    timings = []
+    with httpx.Client(base_url=receiver.url) as http:
+        for _ in range(50):
+            started = time.perf_counter()
+            http.get("/healthz").raise_for_status()
+            timings.append(time.perf_counter() - started)
+    print(f"  GET /healthz with {rows:,} raw events: median {statistics.median(timings) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -34,8 +36,13 @@ def write_config(directory: Path, channels: dict[str, str]) -> Path:
 
 
 class ReceiverProcess:
-    def __init__(self, config: Path, port: int, log: Path) -> None:
+    """`args`: more `wabox serve` options; `limits`: {resource.RLIMIT_*: value} set in the child before it starts
+    (with SIGXFSZ ignored, so a file-size limit makes writes fail with EFBIG, as a full disk fails them)."""
+
+    def __init__(self, config: Path, port: int, log: Path, *, args: Sequence[str] = (),
+                 limits: dict[int, int] | None = None) -> None:
         self.config, self.port, self.log = config, port, log
+        self.args, self.limits = list(args), dict(limits or {})
         self.process: subprocess.Popen | None = None
 
     @property
@@ -48,7 +55,8 @@ class ReceiverProcess:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "serve", "--config", str(self.config), "--port", str(self.port),
-                 "--no-sender"], env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+                 "--no-sender", *self.args], env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                preexec_fn=self._limit if self.limits else None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -60,6 +68,11 @@ class ReceiverProcess:
                 pass
             time.sleep(0.05)
         raise RuntimeError("wabox serve did not come up:\n" + self.log.read_text(errors="replace")[-3000:])
+
+    def _limit(self) -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        for which, value in self.limits.items():
+            resource.setrlimit(which, (value, value))
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

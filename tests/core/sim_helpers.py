@@ -12,7 +12,8 @@ import httpx
 from core.asgi import serve_asgi
 from core.cloudapi import CloudApi
 from core.server import create_receiver
-from core.simulator import World, create_simulator
+from core.simulator.app import create_simulator
+from core.simulator.world import World
 from core.store import Store
 from tests.conftest import APP_SECRET, VERIFY_TOKEN
 

@@ -16,17 +16,26 @@ WABA = "310492887654321"
 NUMBERS = {
     "209837465112233": {"id": "209837465112233", "display_phone_number": "+48 22 123 45 67",
                         "verified_name": "Sklep Kowalski", "quality_rating": "GREEN", "status": "CONNECTED",
-                        "whatsapp_business_manager_messaging_limit": "TIER_2K"},
+                        "whatsapp_business_manager_messaging_limit": "TIER_2K", "platform_type": "CLOUD_API"},
     "209837465998877": {"id": "209837465998877", "display_phone_number": "+48 22 765 43 21",
-                        "verified_name": "Serwis", "quality_rating": "YELLOW", "messaging_limit_tier": "TIER_250"},
+                        "verified_name": "Serwis", "quality_rating": "YELLOW", "messaging_limit_tier": "TIER_250",
+                        "platform_type": "CLOUD_API"},
 }
 
 
-def graph(numbers=NUMBERS, token_ok=True) -> CloudApi:
+def graph(numbers=NUMBERS, token_ok=True, wabas=None) -> CloudApi:
+    """Graph's answers for the numbers (GET /{id}) and the WABAs' lists (GET /{waba}/phone_numbers)."""
+    wabas = {WABA: list(numbers)} if wabas is None else wabas
+
     def handler(request: httpx.Request) -> httpx.Response:
         if not token_ok:
             return httpx.Response(401, json={"error": {"message": "Error validating access token", "code": 190}})
-        number = request.url.path.rsplit("/", 1)[-1]
+        *_, node, edge = request.url.path.split("/")
+        if edge == "phone_numbers":
+            if node not in wabas:
+                return httpx.Response(400, json={"error": {"message": "Unsupported get request.", "code": 100}})
+            return httpx.Response(200, json={"data": [numbers[n] for n in wabas[node]]})
+        number = edge
         if number not in numbers:
             return httpx.Response(400, json={"error": {"message": "Unsupported get request.", "code": 100,
                                                        "error_subcode": 33}})
@@ -86,11 +95,37 @@ async def test_more_than_the_per_waba_limit_is_refused(store, config_file):
     assert await store.scalar("SELECT count(*) FROM channel") == 0
 
 
-async def test_a_number_the_graph_api_does_not_know_is_refused_with_its_answer(store, config_file):
-    with pytest.raises(ConnectRefused, match=r"209000: the Graph API refused it: \(100\) Unsupported get request"):
+async def test_a_number_that_is_not_in_the_waba_is_refused_naming_the_wabas_numbers(store, config_file):
+    with pytest.raises(ConnectRefused, match=r"209000 is not a phone number of WABA 310492887654321 \(its numbers: "
+                                             r"209837465112233, 209837465998877\)"):
         await connect(store, graph(), load_config(config_file), config_file, WABA,
                       ["209837465112233", "209000"], now=1000)
+    other_wabas = {WABA: ["209837465112233"], "999": ["209837465998877"]}
+    with pytest.raises(ConnectRefused, match="209837465998877 is not a phone number of WABA"):
+        await connect(store, graph(wabas=other_wabas), load_config(config_file), config_file, WABA,
+                      ["209837465998877"], now=1000)
     assert "channels" not in tomllib.loads(config_file.read_text())
+    assert await store.scalar("SELECT count(*) FROM channel") == 0
+
+
+async def test_a_waba_the_graph_api_does_not_know_is_refused_with_its_answer(store, config_file):
+    with pytest.raises(ConnectRefused, match=r"WABA 42: the Graph API refused to list its numbers: \(100\)"):
+        await connect(store, graph(), load_config(config_file), config_file, "42", ["209837465112233"], now=1000)
+
+
+async def test_a_number_not_on_the_cloud_api_is_refused(store, config_file):
+    on_premise = {**NUMBERS, "209837465998877": {**NUMBERS["209837465998877"], "platform_type": "ON_PREMISE"}}
+    with pytest.raises(ConnectRefused, match="209837465998877 is on ON_PREMISE, not the Cloud API"):
+        await connect(store, graph(on_premise), load_config(config_file), config_file, WABA, list(NUMBERS), now=1000)
+    assert "channels" not in tomllib.loads(config_file.read_text())
+
+
+async def test_a_channel_name_with_quotes_newlines_and_escapes_is_written_as_readable_toml(store, config_file):
+    name = 'Ogrody "Kowalski"\nline two \\ \x1b[31m'
+    await connect(store, graph(), load_config(config_file), config_file, WABA, ["209837465112233"], now=1000,
+                  name=name)
+    [channel] = load_config(config_file).channels
+    assert channel.name == name
 
 
 async def test_health_shows_quality_tier_token_backlog_and_recent_errors(store, config_file):

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from core.cloudapi import ERRORS, TRANSPORT, CloudApi, CloudApiError
+from core.graph_messages import addressed, media_message, template_message, text_message
 
 BASE = "https://graph.facebook.com/v23.0"
 TOKEN = "EAAG-secret-token"
@@ -40,15 +41,15 @@ async def graph():
 
 
 async def test_send_text_posts_metas_shape_with_the_token_in_the_header_only(graph):
-    result = await graph.api.send_text("1234", "+48601234567", "Cześć", preview_url=True, reply_to="wamid.Q",
-                                       callback_data="outbox:7")
+    result = await graph.api.send("1234", addressed(text_message("Cześć https://x.pl"), to="+48601234567",
+                                                    reply_to="wamid.Q", callback_data="outbox:7"))
     assert (result.wamid, result.wa_id, result.input) == ("wamid.ABC", "48601234567", "+48601234567")
     request = graph.requests[-1]
     assert request.method == "POST" and str(request.url) == f"{BASE}/1234/messages"
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert TOKEN not in str(request.url)
     assert graph.last_json == {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "+48601234567",
-                               "type": "text", "text": {"body": "Cześć", "preview_url": True},
+                               "type": "text", "text": {"body": "Cześć https://x.pl", "preview_url": True},
                                "context": {"message_id": "wamid.Q"}, "biz_opaque_callback_data": "outbox:7"}
 
 
@@ -60,20 +61,20 @@ async def test_send_text_posts_metas_shape_with_the_token_in_the_header_only(gra
     ("video", {}, {"id": "M1"}),
 ])
 async def test_send_media_by_id(graph, kind, kwargs, expected):
-    await graph.api.send_media("1234", "+48601234567", kind, "M1", **kwargs)
+    await graph.api.send("1234", addressed(media_message(kind, media_id="M1", **kwargs), to="+48601234567"))
     assert graph.last_json["type"] == kind and graph.last_json[kind] == expected
 
 
-async def test_send_template_reaction_and_mark_read(graph):
-    components = [{"type": "body", "parameters": [{"type": "text", "text": "Anna"}]}]
-    await graph.api.send_template("1234", "+48601234567", "order_update", "pl_PL", components)
-    assert graph.last_json["template"] == {"name": "order_update", "language": {"code": "pl_PL"},
-                                           "components": components}
-    await graph.api.send_reaction("1234", "+48601234567", "wamid.X", "👍")
-    assert graph.last_json["reaction"] == {"message_id": "wamid.X", "emoji": "👍"}
-    graph.answer = lambda request: httpx.Response(200, json={"success": True})
-    await graph.api.mark_read("1234", "wamid.IN")
-    assert graph.last_json == {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN"}
+def test_template_bodies_positional_named_and_without_parameters():
+    assert template_message("order_update", "pl_PL", ["Anna", "A-1"])["template"] == {
+        "name": "order_update", "language": {"code": "pl_PL"}, "components": [{"type": "body", "parameters": [
+            {"type": "text", "text": "Anna"}, {"type": "text", "text": "A-1"}]}]}
+    named = template_message("booking", "pl_PL", ["3 maja"], parameter_names=["date"])
+    assert named["template"]["components"][0]["parameters"] == [
+        {"type": "text", "text": "3 maja", "parameter_name": "date"}]
+    assert template_message("hello", "pl_PL")["template"]["components"] == []
+    with pytest.raises(ValueError):  # a name for every value, or the template would be sent half-filled
+        template_message("booking", "pl_PL", ["3 maja", "10:00"], parameter_names=["date"])
 
 
 async def test_media_upload_is_multipart_with_type(graph):
@@ -138,7 +139,7 @@ async def test_every_graph_error_code_maps_from_the_one_table(graph, code):
         "message": f"(#{code}) Something", "type": "OAuthException", "code": code, "error_subcode": 2494010,
         "error_data": {"messaging_product": "whatsapp", "details": "the details"}, "fbtrace_id": "Ab1"}})
     with pytest.raises(CloudApiError) as caught:
-        await graph.api.send_text("1234", "+48601234567", "x")
+        await graph.api.send("1234", addressed(text_message("x"), to="+48601234567"))
     error = caught.value
     assert (error.code, error.subcode, error.details, error.fbtrace_id) == (code, 2494010, "the details", "Ab1")
     assert error.message == f"(#{code}) Something"
@@ -155,7 +156,7 @@ async def test_the_retry_column_of_the_reference(code, retryable):
 async def test_a_5xx_without_a_graph_body_is_retryable(graph):
     graph.answer = lambda request: httpx.Response(502, text="<html>bad gateway</html>")
     with pytest.raises(CloudApiError) as caught:
-        await graph.api.send_text("1234", "+48601234567", "x")
+        await graph.api.send("1234", addressed(text_message("x"), to="+48601234567"))
     assert caught.value.retryable and caught.value.http_status == 502
 
 
@@ -166,7 +167,8 @@ async def test_transport_failures_are_retryable_and_say_whether_meta_may_have_it
         raise failure
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
         with pytest.raises(CloudApiError) as caught:
-            await CloudApi(http, token=TOKEN, base_url=BASE).send_text("1", "+48601234567", "x")
+            await CloudApi(http, token=TOKEN, base_url=BASE).send("1", addressed(text_message("x"),
+                                                                                  to="+48601234567"))
     assert caught.value.code == TRANSPORT and caught.value.retryable and caught.value.maybe_sent is maybe_sent
 
 

@@ -265,7 +265,11 @@ async def test_a_customer_known_only_by_bsuid_gets_a_thread(store, fixtures_dir)
     assert tuple(row) == (None, "PL.4718290356123874")
 
 
-ALL = INBOUND + STATUSES
+# Identity and content shapes (issue 8): BSUID rotation, notices with no sender, edits, revokes, errors, flows.
+NEW_SHAPES = ["text_contact_user_id.json", "system_user_changed_user_id.json", "text_bsuid_only.json",
+              "system_no_sender.json", "edit_text.json", "revoke.json", "interactive_nfm_reply.json",
+              "message_error_131026.json", "value_error_130429.json"]
+ALL = INBOUND + STATUSES + NEW_SHAPES
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import random
 import httpx
 import pytest
 
-from core import sending
+from core import policy, sending
 from core.cloudapi import CloudApi
 from core.ingest import ingest
 from core.outbox import Backoff, Pacer, Sender
@@ -54,6 +54,23 @@ async def anna(store, fixtures_dir) -> int:
         "INSERT INTO channel(phone_number_id, waba_id, name, display_phone_number, health)"
         " VALUES (?, 'w', 'Sklep', '+48 22 123 45 67', 'ok')", (CHANNEL_A,)))
     return 1
+
+
+class Clock:
+    """The sender's clock, moved on by the test instead of sleeping (its sleep moves it too)."""
+
+    def __init__(self, now: float = IN_SESSION) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
 
 
 def sender(store, graph: Graph, owner="s1", **kw) -> Sender:
@@ -109,12 +126,13 @@ async def test_per_customer_order_is_enqueue_order(store, anna, fixtures_dir):
 async def test_a_retryable_error_backs_off_and_does_not_let_a_later_message_overtake(store, anna):
     await queue(store, anna, "first", "second")
     graph = Graph((500, 131000, "Something went wrong", "try later"))
-    s = sender(store, graph)
+    clock = Clock()
+    s = sender(store, graph, clock=clock, sleep=clock.sleep)
     await s.run_once()
     first = await row(store, "SELECT * FROM outbox WHERE id = 1")
     assert (first["state"], first["error_code"], first["attempts"]) == ("queued", 131000, 1)
     assert await s.run_once() == 0  # backing off; "second" must wait behind it
-    await asyncio.sleep(0.1)
+    clock.advance(FAST.cap * 1.5)
     while await s.run_once():
         pass
     assert [r["text"]["body"] for r in graph.sent] == ["first", "first", "second"]
@@ -125,22 +143,26 @@ async def test_a_permanent_error_fails_the_message_with_metas_words(store, anna)
     [message_id] = await queue(store, anna, "Halo?")
     details = "Message failed to send because more than 24 hours have passed since the customer last replied."
     graph = Graph((400, 131047, "(#131047) Re-engagement message", details))
-    await sender(store, graph).run_once()
+    await sender(store, graph, clock=lambda: IN_SESSION).run_once()
     message = await row(store, "SELECT status, error_code, error_title, error_details FROM message WHERE id = ?",
                         (message_id,))
     assert message == {"status": "failed", "error_code": 131047, "error_title": "(#131047) Re-engagement message",
                        "error_details": details}
     assert (await row(store, "SELECT state, error_code FROM outbox")) == {"state": "failed", "error_code": 131047}
     assert len(graph.sent) == 1
+    # Meta says the window is shut although our clock gave it hours: the thread is template-only at once.
+    last_inbound = await store.scalar("SELECT last_inbound_at FROM thread WHERE id = ?", (anna,))
+    assert not policy.session_open(last_inbound, IN_SESSION + 60)
 
 
 async def test_retries_end_as_failed_after_the_last_attempt(store, anna):
     await queue(store, anna, "x")
     graph = Graph(*[(500, 131000, "Something went wrong", None)] * 10)
-    s = sender(store, graph)
+    clock = Clock()
+    s = sender(store, graph, clock=clock, sleep=clock.sleep)
     for _ in range(20):
         await s.run_once()
-        await asyncio.sleep(0.06)
+        clock.advance(FAST.cap * 1.5)
     assert (await row(store, "SELECT state, attempts, error_code FROM outbox")) == {
         "state": "failed", "attempts": FAST.max_attempts, "error_code": 131000}
 
@@ -160,12 +182,13 @@ async def test_a_refused_token_pauses_the_channel_instead_of_failing_rows(store,
 async def test_a_lost_answer_is_reconciled_from_its_status_webhook_not_resent(store, anna):
     [message_id] = await queue(store, anna, "Hej")
     graph = Graph("timeout")
-    s = sender(store, graph)
+    clock = Clock()
+    s = sender(store, graph, clock=clock, sleep=clock.sleep)
     await s.run_once()
     assert (await row(store, "SELECT state, lease_owner FROM outbox")) == {"state": "sending", "lease_owner": None}
     status = StatusUpdate(CHANNEL_A, "wamid.meta-had-it", "sent", 1795523000, callback_data="outbox:1")
     await store.write(lambda db: ingest(db, [status], channels=CHANNELS, now=1795523000))
-    await asyncio.sleep(0.3)
+    clock.advance(FAST.in_doubt_wait * 1.5)
     assert await s.run_once() == 0
     assert len(graph.sent) == 1
     assert (await row(store, "SELECT state, wamid, ambiguous FROM outbox")) == {
@@ -177,10 +200,11 @@ async def test_a_lost_answer_is_reconciled_from_its_status_webhook_not_resent(st
 async def test_a_lost_answer_without_a_webhook_is_resent_and_flagged_ambiguous(store, anna):
     await queue(store, anna, "Hej")
     graph = Graph("timeout")
-    s = sender(store, graph)
+    clock = Clock()
+    s = sender(store, graph, clock=clock, sleep=clock.sleep)
     await s.run_once()
     assert await s.run_once() == 0  # waits for the webhook first
-    await asyncio.sleep(0.3)
+    clock.advance(FAST.in_doubt_wait * 1.5)
     assert await s.run_once() == 1
     assert (await row(store, "SELECT state, ambiguous, attempts FROM outbox")) == {
         "state": "sent", "ambiguous": 1, "attempts": 2}
@@ -188,11 +212,12 @@ async def test_a_lost_answer_without_a_webhook_is_resent_and_flagged_ambiguous(s
 
 async def test_a_dead_senders_lease_runs_out_and_another_sender_finishes_the_row(store, anna):
     await queue(store, anna, "Hej")
-    [claimed] = await sender(store, Graph(), owner="dead", lease_seconds=0.1).claim(5)
+    clock = Clock()
+    [claimed] = await sender(store, Graph(), owner="dead", lease_seconds=0.1, clock=clock).claim(5)
     other = Graph()
-    s2 = sender(store, other, owner="alive")
+    s2 = sender(store, other, owner="alive", clock=clock, sleep=clock.sleep)
     assert await s2.run_once() == 0  # leased to "dead"
-    await asyncio.sleep(0.15)
+    clock.advance(0.15)
     assert await s2.run_once() == 1
     assert (await row(store, "SELECT state, ambiguous FROM outbox")) == {"state": "sent", "ambiguous": 1}
 

@@ -10,6 +10,7 @@ import pytest
 
 from core import webhooks
 from core.cloudapi import CloudApiError
+from core.graph_messages import addressed, text_message
 from core.store import Store
 from tests.core.sim_helpers import NUMBER_A, TOKEN, running_loop
 
@@ -70,7 +71,7 @@ async def test_an_unknown_type_is_delivered_and_parsed_as_unsupported(tmp_path):
 async def test_status_webhooks_have_the_fixtures_shape(tmp_path, fixtures_dir):
     async with running_loop(tmp_path) as loop:
         await loop.inbound(phone_number_id=NUMBER_A, **{"from": "48601234567"}, text="hej")
-        await loop.api().send_text(NUMBER_A, "+48601234567", "odp", callback_data="outbox:1")
+        await loop.api().send(NUMBER_A, addressed(text_message("odp"), to="+48601234567", callback_data="outbox:1"))
         import asyncio
         for _ in range(100):
             bodies = await received(loop.db)
@@ -131,16 +132,16 @@ async def test_faults_produce_the_configured_codes(tmp_path):
         await loop.inbound(phone_number_id=NUMBER_A, **{"from": "48601234567"}, text="hej")
         await loop.http.post(f"{loop.sim_url}/_sim/faults", json={"rates": {"429": 1.0}})
         with pytest.raises(CloudApiError) as caught:
-            await loop.api().send_text(NUMBER_A, "+48601234567", "x")
+            await loop.api().send(NUMBER_A, addressed(text_message("x"), to="+48601234567"))
         assert caught.value.code == 130429 and caught.value.retryable
         await loop.http.delete(f"{loop.sim_url}/_sim/faults")
-        assert (await loop.api().send_text(NUMBER_A, "+48601234567", "x")).wamid.startswith("wamid.")
+        assert (await loop.api().send(NUMBER_A, addressed(text_message("x"), to="+48601234567"))).wamid.startswith("wamid.")
 
 
 async def test_webhooks_are_retried_until_the_receiver_answers(tmp_path):
     """A receiver that is down when the customer writes still gets the message once it is back."""
     from core.asgi import serve_asgi
-    from core.simulator import create_simulator
+    from core.simulator.app import create_simulator
     from tests.conftest import APP_SECRET
     from tests.core.receiver_process import free_port
     from core.server import create_receiver

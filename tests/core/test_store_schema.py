@@ -1,3 +1,5 @@
+import pytest
+
 from core.store import Store, log_changes
 from core.store.schema import MIGRATIONS
 
@@ -5,10 +7,12 @@ from core.store.schema import MIGRATIONS
 async def test_migrations_run_once_and_set_the_version(tmp_path):
     first = await Store.open(tmp_path / "a.db")
     assert await first.scalar("PRAGMA user_version") == len(MIGRATIONS)
+    await first.write(log_changes, [("thread", 3)])
     await first.close()
     again = await Store.open(tmp_path / "a.db")  # a second open migrates nothing and keeps the data
     assert await again.scalar("PRAGMA user_version") == len(MIGRATIONS)
     assert await again.scalar("PRAGMA journal_mode") == "wal"
+    assert await again.changes_since(0) == (1, [("thread", 3)])
     await again.close()
 
 
@@ -16,10 +20,8 @@ async def test_a_failed_transaction_leaves_nothing(store):
     def fails(db):
         log_changes(db, [("thread", 1)])
         raise RuntimeError("boom")
-    try:
+    with pytest.raises(RuntimeError, match="boom"):
         await store.write(fails)
-    except RuntimeError:
-        pass
     assert await store.last_change_seq() == 0
 
 

@@ -1,6 +1,5 @@
 """printable(): nothing a customer writes reaches the terminal as a control, escape or bidi instruction."""
 
-import time
 
 import pytest
 
@@ -57,9 +56,7 @@ def test_limit_cuts_with_an_ellipsis():
     assert printable("abc", limit=3) == "abc"
 
 
-def test_a_megabyte_line_is_quick():
+def test_a_megabyte_line_is_neutralised_whole():  # how long it takes: tests/bench/bench_render.py
     big = ("x" * 1000 + "\x1b[31m\u202e") * 1000
-    started = time.perf_counter()
     shown = printable(big)
-    assert "\x1b" not in shown
-    assert time.perf_counter() - started < 2  # generous: it takes ~50 ms here; this guards against a hang
+    assert "\x1b" not in shown and "\u202e" not in shown and shown.count("x" * 1000) == 1000

@@ -59,7 +59,7 @@ def test_a_reaction_points_at_its_message_and_both_removal_forms_are_an_empty_em
 def test_replies_interactive_button_location_contacts_referral_and_system(fixtures_dir):
     assert one(fixtures_dir, "text_reply_context.json").context_wamid
     assert one(fixtures_dir, "interactive_button_reply.json").text == "Jutro 8–12"
-    assert one(fixtures_dir, "interactive_list_reply.json").text == "Naprawa pompy"
+    assert one(fixtures_dir, "interactive_list_reply.json").text == "Naprawa pompy — Serwis w ciągu 3 dni roboczych"
     assert one(fixtures_dir, "button_template_reply.json").text == "Zamów ponownie"
     assert "plac Defilad 1" in one(fixtures_dir, "location.json").text
     assert one(fixtures_dir, "contacts.json").text == "Piotr Zieliński"

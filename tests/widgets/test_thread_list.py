@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from textual.app import App, ComposeResult
 
@@ -49,11 +48,9 @@ async def test_a_hundred_thousand_rows_read_only_the_pages_drawn():
     async with app.run_test(size=(60, 20)) as pilot:
         await pilot.pause()
         assert app.asked == []  # the first page came with show()
-        start = time.perf_counter()
-        await pilot.press("G")
+        await pilot.press("G")  # timed in tests/bench/bench_render.py
         await pilot.pause()
         await pilot.pause()
-        assert time.perf_counter() - start < 1.0
         assert app.asked == [99_900]
         lst = app.query_one(ThreadList)
         assert lst.current.id == 100_000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from textual.app import App, ComposeResult
 
@@ -31,15 +30,13 @@ def text_of(pane: ThreadPane) -> str:
     return "\n".join(line.plain for _, line in pane._lines)
 
 
-async def test_two_thousand_messages_draw_fast_and_mount_no_widgets():
+async def test_two_thousand_messages_draw_and_mount_no_widgets():  # timed in tests/bench/bench_render.py
     app = PaneApp()
     async with app.run_test(size=(100, 40)) as pilot:
         pane = app.query_one(ThreadPane)
         messages = [message(i) for i in range(2000)]
-        start = time.perf_counter()
         pane.show_thread(THREAD, messages, more_before=False, now=NOW)
         await pilot.pause()
-        assert time.perf_counter() - start < 1.5
         assert len(pane.children) == 0
         assert "message 1999" in "".join(s.text for y in range(40) for s in pane.render_line(y))
 
@@ -76,3 +73,20 @@ async def test_a_newer_reaction_replaces_the_older_and_an_empty_one_removes_it()
                                   message(3, type=MessageType.REACTION, text="", context_wamid="wamid.1")],
                          more_before=False, now=NOW)
         assert "reactions" not in text_of(pane)
+
+
+async def test_metas_reason_on_an_inbound_message_edits_and_deletions_are_shown():
+    app = PaneApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        pane = app.query_one(ThreadPane)
+        pane.show_thread(THREAD, [
+            message(1, type=MessageType.UNSUPPORTED, raw_type="poll_creation", text="", error_code=131051,
+                    error_title="Message type unknown", error_details="Message type is currently not supported."),
+            message(2, text="new words", edited_at=NOW - 60),
+            message(3, text="gone words", revoked_at=NOW - 30),
+        ], more_before=False, now=NOW)
+        await pilot.pause()
+        text = text_of(pane)
+        assert "⚠ (131051) Message type unknown — Message type is currently not supported." in text
+        assert "new words" in text and "(edited " in text
+        assert "🗑 deleted by the customer" in text
