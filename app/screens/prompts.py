@@ -50,11 +50,18 @@ class Attachment:
 
 
 class AttachPrompt(_Prompt):
+    """`kept`: the file picked for this thread earlier and not sent (refused, or the agent left)."""
+
+    def __init__(self, kept: Attachment | None = None) -> None:
+        super().__init__()
+        self.kept = kept
+
     def compose(self) -> ComposeResult:
+        kept = self.kept
         with Vertical(classes="prompt"):
             yield Static(Content.styled("Attach a file (checked against WhatsApp's limits before queueing)", "bold"))
-            yield Input(placeholder="path to the file", id="attach-path")
-            yield Input(placeholder="caption (optional)", id="attach-caption")
+            yield Input(kept.path if kept else "", placeholder="path to the file", id="attach-path")
+            yield Input(kept.caption if kept else "", placeholder="caption (optional)", id="attach-caption")
 
     @on(Input.Submitted, "#attach-path")
     def _next(self) -> None:

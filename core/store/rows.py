@@ -39,6 +39,7 @@ def chat_message(row: Mapping[str, Any], history: tuple[StatusChange, ...] = ())
         file_name=row["file_name"], media_path=row["media_path"], sha256=row["sha256"],
         quarantined=bool(row["quarantined"]), quarantine_reason=row["quarantine_reason"],
         payload=row["payload"], status_history=history, edited_at=row["edited_at"], revoked_at=row["revoked_at"],
+        retryable=bool(row["retryable"]) if "retryable" in row.keys() else False,
     )
 
 
