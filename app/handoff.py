@@ -1,18 +1,45 @@
-"""Hand-offs from the inbox to the agent's files: saving a message's media into the downloads folder.
+"""Hand-offs between the inbox and the agent: the agent's $EDITOR for a long reply, and a message's media saved
+into the downloads folder.
 
-No process is started on the server to "open" a file: an agent over SSH would never see it. Images are drawn in
-the terminal instead (app/screens/media.py); everything else is saved, under a name wabox makes safe.
+The editor takes the terminal from Textual for as long as it runs and gives back what it produced. No process is
+started on the server to "open" a file: an agent over SSH would never see it. Images are drawn in the terminal
+instead (app/screens/media.py); everything else is saved, under a name wabox makes safe.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import subprocess
+import tempfile
 import unicodedata
 from pathlib import Path
 
+from textual.app import App
+
 MAX_NAME_BYTES = 120  # well under every filesystem's 255, with room for "-12" on a clash
 _ALLOWED = set("._- ()+,@")
+
+
+class HandoffFailed(Exception):
+    """The other program could not be started; the message says why, for the agent."""
+
+
+def edit_text(app: App, text: str) -> str:
+    """`text` as the agent left it in $VISUAL / $EDITOR (vi if neither is set)."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.NamedTemporaryFile("w+", suffix=".txt", delete=False, encoding="utf-8") as handle:
+        handle.write(text)
+        path = Path(handle.name)
+    try:
+        with app.suspend():
+            subprocess.run([*shlex.split(editor), str(path)], check=False)
+        return path.read_text(encoding="utf-8").rstrip("\n")
+    except Exception as error:  # headless (tests) or no terminal to hand over
+        raise HandoffFailed(f"Cannot start the editor: {error}") from error
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def safe_file_name(wanted: str | None, fallback: str) -> str:

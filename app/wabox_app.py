@@ -5,6 +5,7 @@ The TUI never loads secrets: it reads and writes the database only; `wabox serve
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -16,12 +17,14 @@ from textual.screen import Screen
 
 from app.screens.commands import ThreadCommands
 from app.screens.inbox import InboxScreen
+from app.thread_state import ThreadDrafts
 from core.config import DEFAULT_DOWNLOADS
 from core.inbox import Inbox
 from core.store.db import Store
 
 # styles.tcss lives at the top of the repository (the package is installed editable).
 CSS_FILE = Path(__file__).resolve().parent.parent / "styles.tcss"
+log = logging.getLogger("wabox.inbox")
 
 
 class WaboxApp(App[None]):
@@ -45,15 +48,23 @@ class WaboxApp(App[None]):
         self.sub_title = f"{agent}" + (f" · {title_note}" if title_note else "")
         self.store: Store | None = None
         self.inbox: Inbox | None = None
+        self.drafts: ThreadDrafts | None = None
 
     async def on_mount(self) -> None:
         self.store = await Store.open(self.db_path)
         self.inbox = Inbox(self.store, agent=self.agent, clock=self.clock, quota=self.quota)
-        await self.push_screen(InboxScreen(self.inbox, media_dir=self.media_dir, downloads_dir=self.downloads_dir))
+        self.drafts = ThreadDrafts(self.inbox)
+        await self.push_screen(InboxScreen(self.inbox, media_dir=self.media_dir, drafts=self.drafts,
+                                           downloads_dir=self.downloads_dir))
 
     async def on_unmount(self) -> None:
         for worker in list(self.workers):
             worker.cancel()
+        if self.drafts is not None and self.store is not None:
+            try:
+                await self.drafts.flush()  # the last keystrokes before quitting are kept too
+            except Exception:
+                log.exception("drafts could not be saved on the way out")
         if self.store is not None:
             await self.store.close()
             self.store = None

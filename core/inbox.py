@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from core import policy, sending
-from core.model import Channel, ChatMessage, Contact, Template, ThreadSummary, View
-from core.sending import ReplyRefused
+from core.model import Channel, ChatMessage, Contact, Draft, Template, ThreadSummary, View
+from core.sending import ReplyRefused, ReplyRules
 from core.store import conversations, reads, rows
 from core.store.db import Store, log_changes
 from core.views import BUILTIN_VIEWS, FILTER_KEYS
@@ -35,6 +35,7 @@ class Changes:
     thread_ids: frozenset[int]
     kinds: frozenset[str]
     new_inbound: tuple[int, ...] = ()  # threads that got a customer message concerning this agent
+    seq: int = 0  # the change log's position after these: `changes(since=seq)` goes on from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,34 @@ class Quota:
     @property
     def left(self) -> int:
         return policy.quota_left(self.used, self.quota)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """Where a reply from the open thread can go: the thread itself, or the contact's thread on another number."""
+
+    thread_id: int
+    channel: str
+    via: str  # our number as the agent knows it
+    rules: ReplyRules  # the same rules the queue applies (core/sending.py)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenThread:
+    """Everything the screen shows for an open thread, read in one go."""
+
+    thread: ThreadSummary
+    messages: list[ChatMessage]
+    more_before: bool  # older messages than these exist
+    contact: Contact | None
+    contact_threads: list[ThreadSummary]  # all of the contact's threads (this one included)
+    targets: list[ReplyTarget]  # this thread first, then the contact's threads on our other numbers
+    quota: Quota
+
+    @property
+    def opens_conversation(self) -> bool:
+        """A free-form reply now would start a new counted conversation (F8)."""
+        return self.targets[0].rules.text_opens is not None
 
 
 class Inbox:
@@ -137,12 +166,68 @@ class Inbox:
     async def quota(self) -> Quota:
         return Quota(await self.store.run(conversations.used, self.now()), self._quota)
 
-    async def opens_conversation(self, thread: ThreadSummary, *, is_template: bool) -> bool:
-        """True when sending now would start a new counted conversation (F8): the agent is warned first."""
-        now = self.now()
-        open_until = await self.store.run(conversations.open_until, thread.id)
-        return policy.conversation_needed(open_until, now, policy.session_open(thread.last_inbound_at, now),
-                                          is_template) is not None
+    async def rules(self, thread_id: int) -> ReplyRules:
+        """What the sending rules say about this thread now (the template picker's warning reads this)."""
+        return await self.store.run(sending.reply_rules, thread_id, self.now(), self._limits())
+
+    async def open_thread(self, thread_id: int, *, mark_read: bool = True) -> OpenThread | None:
+        """The thread as the screen shows it: newest messages, contact, where a reply can go and what the rules
+        say about each, and the quota. Opening it reads it (unless this is a refresh of what is on screen)."""
+        thread = await self.thread(thread_id)
+        if thread is None:
+            return None
+        if mark_read and thread.unread:
+            await self.mark_read(thread_id)
+        messages = await self.messages(thread_id)
+        more = len(messages) >= 200 and await self.message_count(thread_id) > len(messages)
+        contact = await self.contact(thread.contact_id)
+        others = await self.contact_threads(thread.contact_id) or [thread]
+        numbers = await self.channels()
+        targets = [thread, *(t for t in others if t.id != thread.id and t.channel != thread.channel)]
+        return OpenThread(thread, messages, more, contact, others,
+                          [ReplyTarget(t.id, t.channel, numbers[t.channel].display_phone_number
+                                       if t.channel in numbers else t.channel, await self.rules(t.id))
+                           for t in targets],
+                          await self.quota())
+
+    async def thread_names(self, ids: Iterable[int]) -> list[str]:
+        """Who each thread is with, as stored (untrusted text: the caller draws it literally)."""
+        names = []
+        for thread_id in ids:
+            thread = await self.thread(thread_id)
+            if thread is not None:
+                names.append(thread.contact_name or thread.e164 or thread.wa_id or thread.user_id or "?")
+        return names
+
+    # ---- drafts (issue 7: what an agent typed belongs to its thread, and survives a restart) ------------------
+    async def drafts(self) -> dict[int, Draft]:
+        found = await self.store.fetchall("SELECT * FROM draft WHERE agent = ?", (self.agent,))
+        return {r["thread_id"]: Draft(thread_id=r["thread_id"], client_key=r["client_key"], mode=r["mode"],
+                                      reply_text=r["reply_text"], note_text=r["note_text"],
+                                      target_thread=r["target_thread"], attachment=r["attachment"],
+                                      caption=r["caption"]) for r in found}
+
+    async def save_drafts(self, drafts: Iterable[Draft]) -> None:
+        """Store these drafts (an empty one is deleted), in one transaction."""
+        drafts, now = list(drafts), self.now()
+
+        def write(conn: sqlite3.Connection) -> None:
+            for d in drafts:
+                if d.empty:
+                    conn.execute("DELETE FROM draft WHERE agent = ? AND thread_id = ?", (self.agent, d.thread_id))
+                    continue
+                conn.execute(
+                    "INSERT INTO draft(agent, thread_id, mode, reply_text, note_text, target_thread, attachment,"
+                    " caption, client_key, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT(agent, thread_id) DO UPDATE SET mode = excluded.mode,"
+                    " reply_text = excluded.reply_text, note_text = excluded.note_text,"
+                    " target_thread = excluded.target_thread, attachment = excluded.attachment,"
+                    " caption = excluded.caption, client_key = excluded.client_key, updated_at = excluded.updated_at",
+                    (self.agent, d.thread_id, d.mode, d.reply_text, d.note_text, d.target_thread, d.attachment,
+                     d.caption, d.client_key, now))
+
+        if drafts:
+            await self.store.write(write)
 
     async def position(self, view: View, thread: ThreadSummary, *, search: str | None = None) -> int | None:
         """The thread's row in the view's newest-first order, or None when it is not in the view."""
@@ -255,28 +340,43 @@ class Inbox:
         await self.store.write(write)
 
     # ---- sending (the rules live in core/sending.py; its ReplyRefused is the one the screen catches) ---------
+    def _limits(self) -> sending.SendingLimits:
+        return sending.SendingLimits(monthly_quota=self._quota)
+
     def _sending_kwargs(self) -> dict[str, Any]:
-        return {"agent": self.agent, "now": self.now(), "config": sending.SendingLimits(monthly_quota=self._quota)}
+        return {"agent": self.agent, "now": self.now(), "config": self._limits()}
 
-    async def queue_text(self, thread_id: int, text: str, *, reply_to: str | None = None) -> int:
-        return await sending.queue_text(self.store, thread_id, text, reply_to=reply_to, **self._sending_kwargs())
+    async def queue_text(self, thread_id: int, text: str, *, reply_to: str | None = None,
+                         client_key: str | None = None) -> int:
+        return await sending.queue_text(self.store, thread_id, text, reply_to=reply_to, client_key=client_key,
+                                        **self._sending_kwargs())
 
-    async def queue_template(self, thread_id: int, template: Template, params: list[str]) -> int:
-        return await sending.queue_template(self.store, thread_id, template, params, **self._sending_kwargs())
+    async def queue_template(self, thread_id: int, template: Template, params: list[str], *,
+                             client_key: str | None = None) -> int:
+        return await sending.queue_template(self.store, thread_id, template, params, client_key=client_key,
+                                            **self._sending_kwargs())
 
-    async def queue_media(self, thread_id: int, path: Path, *, caption: str | None = None) -> int:
-        return await sending.queue_media(self.store, thread_id, Path(path), caption=caption, **self._sending_kwargs())
+    async def queue_media(self, thread_id: int, path: Path, *, caption: str | None = None,
+                          client_key: str | None = None) -> int:
+        return await sending.queue_media(self.store, thread_id, Path(path), caption=caption, client_key=client_key,
+                                         **self._sending_kwargs())
 
-    async def add_note(self, thread_id: int, text: str) -> int:
-        return await sending.add_note(self.store, thread_id, text, agent=self.agent, now=self.now())
+    async def add_note(self, thread_id: int, text: str, *, client_key: str | None = None) -> int:
+        return await sending.add_note(self.store, thread_id, text, agent=self.agent, now=self.now(),
+                                      client_key=client_key)
 
     async def retry_failed(self, message_id: int) -> Any:
         return await sending.retry_failed(self.store, message_id, **self._sending_kwargs())
 
     # ---- live -------------------------------------------------------------------------------------------------
-    async def changes(self, poll: float = 0.05) -> AsyncIterator[Changes]:
-        """Yields what was committed since the last look; `PRAGMA data_version` keeps the idle cost at one query."""
-        seq = await self.store.last_change_seq()
+    async def change_seq(self) -> int:
+        """Where the change log is now (a reader that starts here misses nothing committed after)."""
+        return await self.store.last_change_seq()
+
+    async def changes(self, poll: float = 0.05, *, since: int | None = None) -> AsyncIterator[Changes]:
+        """Yields what was committed since the last look (or since `since`); `PRAGMA data_version` keeps the idle
+        cost at one query."""
+        seq = await self.store.last_change_seq() if since is None else since
         last_message = int(await self.store.scalar("SELECT coalesce(max(id), 0) FROM message"))
         version = await self.store.data_version()
         while True:
@@ -296,4 +396,4 @@ class Inbox:
             last_message = int(await self.store.scalar("SELECT coalesce(max(id), 0) FROM message"))
             yield Changes(thread_ids=frozenset(t for _, t in logged if t is not None),
                           kinds=frozenset(k for k, _ in logged),
-                          new_inbound=tuple(dict.fromkeys(r["thread_id"] for r in inbound)))
+                          new_inbound=tuple(dict.fromkeys(r["thread_id"] for r in inbound)), seq=seq)

@@ -25,6 +25,7 @@ log = logging.getLogger("wabox.ingest")
 # Only a real customer message opens or renews the 24-hour window. Meta does not document whether reactions,
 # system notices or unsupported messages do; counting them could let an agent send into a closed window
 # (131047), so we take the conservative reading of reference §6.
+# (Repeated word for word in the schema's message_session_opener index and core.store.conversations.)
 _NOT_SESSION = frozenset({"reaction", "system", "unsupported"})
 _QUARANTINE_CHECKED = frozenset({"text", "image", "video", "document", "interactive", "button"})
 # A timestamp further ahead of our clock than this is taken as "now": a message from the future would hold a
@@ -61,7 +62,9 @@ def ingest(db: sqlite3.Connection, events: list[Event], *, channels: set[str] | 
         if isinstance(event, InboundMessage):
             if event.timestamp > now + FUTURE_SLACK:
                 event = replace(event, timestamp=now)
-            thread_id = _change(db, event, result) if event.type in ("edit", "revoke") else _inbound(db, event, result)
+            # an edit or deletion that names no message is kept as a message of its own: shown, not dropped
+            amends = event.type in ("edit", "revoke") and event.original_wamid
+            thread_id = _change(db, event, result) if amends else _inbound(db, event, result)
             if thread_id is not None:
                 changes.append(("message", thread_id))
         elif isinstance(event, StatusUpdate):
@@ -169,9 +172,8 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> int | None:
             db.execute("UPDATE thread SET wa_id = ? WHERE id = ? AND wa_id IS NULL", (wa_id, row["id"]))
         if m.customer.user_id:
             db.execute("UPDATE thread SET user_id = coalesce(user_id, ?) WHERE id = ?", (m.customer.user_id, row["id"]))
-            if row["contact_id"]:
-                db.execute("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
-                           (row["contact_id"], m.customer.user_id))
+        if row["contact_id"]:
+            _complete_contact(db, row["contact_id"], m, bsuids)
         return row["id"]
     if not wa_id and not bsuids:
         return None
@@ -196,13 +198,10 @@ def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -
         marks = ",".join("?" * len(candidates))
         row = _one(db, f"SELECT contact_id AS id FROM contact_number WHERE e164 IN ({marks})"
                              " ORDER BY contact_id LIMIT 1", candidates)
-    e164 = phones.wa_id_to_e164(wa_id)  # never an invalid normalisation: None keeps only the raw wa_id
     if row is not None:
-        db.execute("UPDATE contact SET wa_id = coalesce(wa_id, ?), user_id = coalesce(user_id, ?),"
-                         " e164 = coalesce(e164, ?) WHERE id = ?", (wa_id, user_id, e164, row["id"]))
-        db.executemany("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
-                       [(row["id"], u) for u in bsuids])
+        _complete_contact(db, row["id"], m, bsuids)
         return row["id"]
+    e164 = phones.wa_id_to_e164(wa_id)  # never an invalid normalisation: None keeps only the raw wa_id
     user_id = user_id or (bsuids[-1] if bsuids else None)
     name = m.customer.name or e164 or wa_id or user_id or ""
     cursor = db.execute(
@@ -213,6 +212,21 @@ def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -
     db.executemany("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
                    [(cursor.lastrowid, u) for u in bsuids])
     return cursor.lastrowid
+
+
+def _complete_contact(db: sqlite3.Connection, contact_id: int, m: InboundMessage, bsuids: list[str]) -> None:
+    """What this message tells of a known contact that the contact lacks (a number, a BSUID, a real name), so the
+    contact ends the same whichever of the customer's webhooks came first."""
+    wa_id, e164 = m.customer.wa_id, phones.wa_id_to_e164(m.customer.wa_id)
+    db.execute("UPDATE contact SET wa_id = coalesce(wa_id, ?), user_id = coalesce(user_id, ?),"
+               " e164 = coalesce(e164, ?) WHERE id = ?", (wa_id, m.customer.user_id, e164, contact_id))
+    if m.customer.name:  # a contact first named after an identifier (no profile yet) takes the profile name
+        db.execute("UPDATE contact SET name = ? WHERE id = ? AND (name = '' OR name IN (wa_id, user_id, e164))",
+                   (m.customer.name, contact_id))
+    if e164:
+        db.execute("INSERT OR IGNORE INTO contact_number(contact_id, e164) VALUES (?, ?)", (contact_id, e164))
+    db.executemany("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
+                   [(contact_id, u) for u in bsuids])
 
 
 def _customer_changed_number(db: sqlite3.Connection, thread_id: int, m: InboundMessage) -> None:
@@ -285,16 +299,14 @@ def _merge_contact(db: sqlite3.Connection, keep: int, gone: int) -> None:
 
 def _change(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) -> int | None:
     """Keep an edit or revoke, and apply it to its message if that is stored (else when it comes)."""
-    if not m.original_wamid:
-        return None
     cursor = db.execute("INSERT OR IGNORE INTO message_change(channel, wamid, original_wamid, kind, text, timestamp)"
                         " VALUES (?,?,?,?,?,?)", (m.channel, m.wamid, m.original_wamid, m.type, m.text, m.timestamp))
     if cursor.rowcount == 0:
         result.duplicates += 1
         return None
     result.new_messages += 1
-    original = _one(db, "SELECT id, thread_id FROM message WHERE channel = ? AND wamid = ?",
-                    (m.channel, m.original_wamid))
+    original = _one(db, "SELECT id, thread_id FROM message WHERE channel = ? AND wamid = ? AND direction = 'in'",
+                    (m.channel, m.original_wamid))  # a customer changes only what they sent
     if original is None:
         result.parked += 1
         return None

@@ -180,6 +180,7 @@ class ChatMessage:
     quarantined: bool = False
     quarantine_reason: str | None = None
     payload: str | None = None  # the raw JSON object as received or sent
+    retryable: bool = False  # failed, and sent through our outbox: `y` can queue it again
     status_history: tuple[StatusChange, ...] = field(default=())
     edited_at: int | None = None  # the customer edited it: `text` is the newest version
     revoked_at: int | None = None  # the customer deleted it for everyone
@@ -221,3 +222,29 @@ class View:
     name: str
     filters: dict = field(default_factory=dict)
     builtin: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """What an agent has typed for one thread and not sent yet (issue 7): kept per thread and per agent.
+
+    `client_key` is the key its next send is queued under: a second submit of the same compose, even from another
+    process or after a crash between queueing and clearing the draft, finds the first one instead of a copy."""
+
+    thread_id: int
+    client_key: str
+    mode: str = "reply"  # reply | note
+    reply_text: str = ""
+    note_text: str = ""
+    target_thread: int | None = None  # the chosen channel: the contact's thread on another of our numbers
+    attachment: str | None = None  # a file picked for this thread and not sent yet
+    caption: str = ""
+
+    @property
+    def written(self) -> bool:
+        """Something the agent would lose: the thread list marks these threads."""
+        return bool(self.reply_text.strip() or self.note_text.strip() or self.attachment)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.written or self.target_thread is not None or self.mode != "reply")

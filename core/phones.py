@@ -73,3 +73,17 @@ def same_number(a: str | None, b: str | None, default_region: str | None = None)
             return candidate_e164s(raw) | ({to_e164(raw, default_region)} - {None})
         return {to_e164(raw, default_region)} - {None}
     return bool(forms(a) & forms(b))
+
+
+def display(e164_or_wa_id: str | None) -> str | None:
+    """A customer's number as people read it ("+48 600 700 800"); the raw id when it is not a valid number."""
+    if not e164_or_wa_id:
+        return None
+    raw = e164_or_wa_id if e164_or_wa_id.startswith("+") else "+" + e164_or_wa_id
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        return e164_or_wa_id
+    if not phonenumbers.is_valid_number(number):
+        return e164_or_wa_id
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

@@ -49,6 +49,7 @@ class _Outgoing:
     text: str  # what the thread shows: the body, the rendered template, the caption
     body: dict  # the /messages request without `to` and the callback data
     reply_to: str | None = None
+    client_key: str | None = None  # the composer's key for this compose: queued once, however often submitted
     media_file: str | None = None
     mime_type: str | None = None
     file_name: str | None = None
@@ -59,17 +60,18 @@ class _Outgoing:
 
 
 async def queue_text(store: Store, thread_id: int, text: str, *, agent: str, now: float,
-                     reply_to: str | None = None, config: SendingLimits = SendingLimits()) -> int:
+                     reply_to: str | None = None, config: SendingLimits = SendingLimits(),
+                     client_key: str | None = None) -> int:
     if not text.strip():
         raise ReplyRefused("Nothing to send.")
     if len(text) > MAX_TEXT:
         raise ReplyRefused(f"The message is {len(text):,} characters; WhatsApp takes at most {MAX_TEXT:,}.")
-    return await store.write(_queue, thread_id, _Outgoing("text", "text", text, text_message(text), reply_to), agent,
-                             int(now), config)
+    return await store.write(_queue, thread_id, _Outgoing("text", "text", text, text_message(text), reply_to,
+                                                          client_key), agent, int(now), config)
 
 
 async def queue_template(store: Store, thread_id: int, template: Template, params: list[str], *, agent: str,
-                         now: float, config: SendingLimits = SendingLimits()) -> int:
+                         now: float, config: SendingLimits = SendingLimits(), client_key: str | None = None) -> int:
     if template.status.upper() != "APPROVED":
         raise ReplyRefused(f"The template {template.name!r} is {template.status.lower()}: only approved ones can be sent.")
     names = template_parameters(template)
@@ -82,12 +84,13 @@ async def queue_template(store: Store, thread_id: int, template: Template, param
     named = template.parameter_format.upper() == "NAMED"
     body = template_message(template.name, template.language, params, parameter_names=names if named else None)
     text = render_template(template, params)
-    return await store.write(_queue, thread_id, _Outgoing("template", "template", text, body), agent, int(now),
-                             config)
+    return await store.write(_queue, thread_id, _Outgoing("template", "template", text, body,
+                                                          client_key=client_key), agent, int(now), config)
 
 
 async def queue_media(store: Store, thread_id: int, path: Path, *, agent: str, now: float,
-                      caption: str | None = None, config: SendingLimits = SendingLimits()) -> int:
+                      caption: str | None = None, config: SendingLimits = SendingLimits(),
+                      client_key: str | None = None) -> int:
     path = Path(path).expanduser()
     if not path.is_file():
         raise ReplyRefused(f"There is no file at {path}.")
@@ -111,27 +114,34 @@ async def queue_media(store: Store, thread_id: int, path: Path, *, agent: str, n
     copy = outbox_dir / f"{uuid.uuid4().hex}{path.suffix.lower()}"
     shutil.copyfile(path, copy)
     body = media_message(kind, caption=caption, filename=path.name, voice=mime.startswith("audio/ogg"))
-    outgoing = _Outgoing("media", kind, caption, body, media_file=str(copy),
+    outgoing = _Outgoing("media", kind, caption, body, client_key=client_key, media_file=str(copy),
                          mime_type=mime, file_name=path.name, file_size=size)
     try:
-        return await store.write(_queue, thread_id, outgoing, agent, int(now), config)
+        message_id = await store.write(_queue, thread_id, outgoing, agent, int(now), config)
     except BaseException:
         copy.unlink(missing_ok=True)
         raise
+    if await store.scalar("SELECT media_path FROM message WHERE id = ?", (message_id,)) != str(copy):
+        copy.unlink(missing_ok=True)  # this compose was queued before, with its own copy
+    return message_id
 
 
-async def add_note(store: Store, thread_id: int, text: str, *, agent: str, now: float) -> int:
+async def add_note(store: Store, thread_id: int, text: str, *, agent: str, now: float,
+                   client_key: str | None = None) -> int:
     """An internal note (F22): agents see it in the thread; it never goes to the customer."""
     if not text.strip():
         raise ReplyRefused("Nothing to note.")
 
     def write(db: sqlite3.Connection) -> int:
+        if (queued := _already_queued(db, client_key)) is not None:
+            return queued
         thread = db.execute("SELECT channel FROM thread WHERE id = ?", (thread_id,)).fetchone()
         if thread is None:
             raise ReplyRefused("That thread no longer exists.")
         message_id = db.execute(
-            "INSERT INTO message(thread_id, channel, direction, type, text, timestamp, author)"
-            " VALUES (?, ?, 'out', 'note', ?, ?, ?)", (thread_id, thread["channel"], text, int(now), agent)).lastrowid
+            "INSERT INTO message(thread_id, channel, direction, type, text, timestamp, author, client_key)"
+            " VALUES (?, ?, 'out', 'note', ?, ?, ?, ?)",
+            (thread_id, thread["channel"], text, int(now), agent, client_key)).lastrowid
         log_changes(db, [("message", thread_id)], at=int(now))
         return message_id
 
@@ -216,54 +226,95 @@ def parameter_problem(value: str) -> str | None:
 # --- the one write path -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyRules:
+    """What the rules say about writing to one thread now: the composer shows this, and the queue obeys it."""
+
+    thread_id: int
+    session_expires_at: int | None
+    text_refused: str | None  # why a free-form message would be refused now (None: it may be sent)
+    text_opens: str | None  # the conversation a free-form message would open: customer | None
+    template_refused: str | None
+    template_opens: str | None  # business | customer | None
+
+
+def reply_rules(db: sqlite3.Connection, thread_id: int, now: int, config: SendingLimits) -> ReplyRules:
+    """The rules for a free-form message and for a template to this thread, as the queue would apply them."""
+    thread, text_opens, text_refused = _rules(db, thread_id, False, now, config)
+    _, template_opens, template_refused = _rules(db, thread_id, True, now, config)
+    return ReplyRules(thread_id, policy.session_expires_at(thread["last_inbound_at"]) if thread else None,
+                      text_refused, text_opens if not text_refused else None, template_refused,
+                      template_opens if not template_refused else None)
+
+
 def _check_rules(db: sqlite3.Connection, thread_id: int, is_template: bool, now: int,
                  config: SendingLimits) -> tuple[sqlite3.Row, str | None]:
     """The thread, and the conversation this message would open; or ReplyRefused."""
+    thread, opens, refused = _rules(db, thread_id, is_template, now, config)
+    if refused:
+        raise ReplyRefused(refused)
+    return thread, opens
+
+
+def _rules(db: sqlite3.Connection, thread_id: int, is_template: bool, now: int,
+           config: SendingLimits) -> tuple[sqlite3.Row | None, str | None, str | None]:
+    """(the thread, the conversation this message would open, why it would be refused)."""
     thread = db.execute("SELECT t.*, c.messaging_limit_tier FROM thread t LEFT JOIN channel c"
                         " ON c.phone_number_id = t.channel WHERE t.id = ?", (thread_id,)).fetchone()
     if thread is None:
-        raise ReplyRefused("That thread no longer exists.")
+        return None, None, "That thread no longer exists."
     if not thread["wa_id"] and not thread["user_id"]:
-        raise ReplyRefused("This customer has no WhatsApp id to write to.")
+        return thread, None, "This customer has no WhatsApp id to write to."
     session_is_open = policy.session_open(thread["last_inbound_at"], now)
     if not policy.freeform_open(thread["last_inbound_at"], now) and not is_template:
         if thread["last_inbound_at"] is None:
-            raise ReplyRefused("The customer has not written yet: only an approved template can start a conversation.")
+            return thread, None, "The customer has not written yet: only an approved template can start a conversation."
         if session_is_open:
-            raise ReplyRefused("The 24-hour session closes in under 5 minutes, before a reply could safely reach "
-                               "WhatsApp: only an approved template can be sent.")
+            return thread, None, ("The 24-hour session closes in under 5 minutes, before a reply could safely reach "
+                                  "WhatsApp: only an approved template can be sent.")
         ended = _ago(now - policy.session_expires_at(thread["last_inbound_at"]))
-        raise ReplyRefused(f"The 24-hour session ended {ended} ago: only an approved template can be sent.")
+        return thread, None, f"The 24-hour session ended {ended} ago: only an approved template can be sent."
     opens = policy.conversation_needed(conversations.open_until(db, thread_id), now, session_is_open, is_template)
     if opens:
         if conversations.used(db, now) >= config.monthly_quota:
             until = time.strftime("%-d %B", time.gmtime(policy.next_month_start(now)))
-            raise ReplyRefused(f"This month's {config.monthly_quota:,} conversations are used up: new conversations "
-                               f"are refused until {until}.")
+            return thread, opens, (f"This month's {config.monthly_quota:,} conversations are used up: new "
+                                   f"conversations are refused until {until}.")
     if opens == "business":
         limit = policy.messaging_tier_limit(thread["messaging_limit_tier"])
         if limit is not None and conversations.customers_reached(db, thread_id, now) >= limit:
-            raise ReplyRefused(f"Your business may start conversations with {limit:,} customers a day "
-                               f"({thread['messaging_limit_tier'] or 'TIER_250'}), counted over all its numbers, "
-                               "and has reached that: try again later.")
-    return thread, opens
+            return thread, opens, (f"Your business may start conversations with {limit:,} customers a day "
+                                   f"({thread['messaging_limit_tier'] or 'TIER_250'}), counted over all its "
+                                   "numbers, and has reached that: try again later.")
+    return thread, opens, None
+
+
+def _already_queued(db: sqlite3.Connection, client_key: str | None) -> int | None:
+    """The message an earlier submit of this same compose queued (a double Enter, a second process)."""
+    if client_key is None:
+        return None
+    found = db.execute("SELECT id FROM message WHERE client_key = ?", (client_key,)).fetchone()
+    return None if found is None else found["id"]
 
 
 def _queue(db: sqlite3.Connection, thread_id: int, out: _Outgoing, agent: str, now: int,
            config: SendingLimits) -> int:
+    if (queued := _already_queued(db, out.client_key)) is not None:
+        return queued
     thread, opens = _check_rules(db, thread_id, out.kind == "template", now, config)
     recipient = "+" + thread["wa_id"] if thread["wa_id"] else thread["user_id"]
     message_id = db.execute(
         "INSERT INTO message(thread_id, channel, direction, type, text, timestamp, status, status_at, context_wamid,"
-        " author, mime_type, file_size, file_name, media_path) VALUES (?,?, 'out', ?,?,?, 'queued', ?,?,?,?,?,?,?)",
+        " author, mime_type, file_size, file_name, media_path, client_key)"
+        " VALUES (?,?, 'out', ?,?,?, 'queued', ?,?,?,?,?,?,?,?)",
         (thread_id, thread["channel"], out.type, out.text, now, now, out.reply_to, agent, out.mime_type,
-         out.file_size, out.file_name, out.media_file)).lastrowid
+         out.file_size, out.file_name, out.media_file, out.client_key)).lastrowid
     request = addressed(out.body, reply_to=out.reply_to)  # the sender adds `to` and the callback data
     outbox_id = db.execute(
-        "INSERT INTO outbox(message_id, thread_id, channel, recipient, kind, request, media_file, created_at, agent)"
-        " VALUES (?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO outbox(message_id, thread_id, channel, recipient, kind, request, media_file, created_at, agent,"
+        " client_key) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (message_id, thread_id, thread["channel"], recipient, out.kind, json.dumps(request, ensure_ascii=False),
-         out.media_file, now, agent)).lastrowid
+         out.media_file, now, agent, out.client_key)).lastrowid
     db.execute("UPDATE message SET payload = ? WHERE id = ?", (json.dumps({"outbox": outbox_id, **request},
                                                                           ensure_ascii=False), message_id))
     if opens:

@@ -281,7 +281,7 @@ def _flow_fields(response_json: Any) -> str:
     """A WhatsApp Flow's answers as "key: value" lines (the flow_token is ours, not the customer's answer)."""
     try:
         answers = json.loads(response_json) if isinstance(response_json, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what Python parses: keep it as sent
         return _str(response_json) or ""
     if not isinstance(answers, dict):
         return _str(response_json) or ""

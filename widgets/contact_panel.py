@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from core import phones
 from core.model import Contact, ThreadSummary
 from widgets.formatting import short_time
 from widgets.literal import literal
@@ -27,7 +28,7 @@ class ContactPanel(Static):
                                           Content.styled("—", "dim")))
 
         field("Name", contact.name)
-        field("Phone", contact.phone)
+        field("Phone", contact.phone or phones.display(contact.e164 or contact.wa_id))  # WhatsApp's own number
         field("Mobile", contact.mobile)
         field("Email", contact.email)
         field("Owner", contact.owner)

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.worker import Worker, WorkerState
 
 from core.model import ThreadStatus, ThreadSummary
 from widgets.formatting import session_left, short_time
@@ -53,12 +54,19 @@ class ThreadList(ScrollView, can_focus=True):
     class ThreadOpened(Message):
         thread_id: int
 
+    @dataclass
+    class LoadFailed(Message):
+        """A page could not be read (the screen's one error policy shows it)."""
+
+        error: BaseException
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.total = 0
         self.now = 0.0
         self.channels: dict[str, str] = {}  # phone_number_id -> the channel's name
         self.selected: set[int] = set()
+        self.drafted: set[int] = set()  # threads with an unsent draft: marked ✎
         self._pages: OrderedDict[int, list[ThreadSummary]] = OrderedDict()
         self._pending: set[int] = set()
         self._loader: Loader | None = None
@@ -89,6 +97,24 @@ class ThreadList(ScrollView, can_focus=True):
             return None
         offset = index % PAGE
         return page[offset] if offset < len(page) else None
+
+    def index_of(self, thread_id: int) -> int | None:
+        """The row of a thread among the pages read so far."""
+        for page, rows in self._pages.items():
+            for offset, thread in enumerate(rows):
+                if thread.id == thread_id:
+                    return page * PAGE + offset
+        return None
+
+    def show_page(self, index: int, rows: list[ThreadSummary]) -> None:
+        """The page holding row `index`, read by the caller (to move to a row not read yet)."""
+        self._pages[index // PAGE] = rows
+        self.refresh()
+
+    def mark_drafted(self, thread_ids: set[int]) -> None:
+        if thread_ids != self.drafted:
+            self.drafted = set(thread_ids)
+            self.refresh()
 
     @property
     def current(self) -> ThreadSummary | None:
@@ -129,7 +155,8 @@ class ThreadList(ScrollView, can_focus=True):
             name = literal(t.contact_name or t.e164 or t.wa_id or t.user_id or "?", limit=200, keep_newlines=False)
             room = max(width - 3 - right.cell_length, 1)
             left_part = Content.assemble(("●" if t.unread else " ", style("thread-list--unread", partial=True)),
-                                         "✓" if t.id in self.selected else " ", " ").append(
+                                         "✓" if t.id in self.selected else ("✎" if t.id in self.drafted else " "),
+                                         " ").append(
                 name.truncate(room, ellipsis=True).stylize("bold" if t.unread else ""))
             return left_part.pad_right(max(room + 3 - left_part.cell_length, 0)).append(right)
         customer = t.e164 or t.wa_id or t.user_id or ""
@@ -145,7 +172,12 @@ class ThreadList(ScrollView, can_focus=True):
         if page in self._pending or self._loader is None:
             return
         self._pending.add(page)
-        self.run_worker(self._load_page(page, self._generation), group="thread-page")
+        self.run_worker(self._load_page(page, self._generation), group="thread-page", exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self._pending.clear()  # drawn again, the rows are asked for again
+            self.post_message(self.LoadFailed(event.worker.error))
 
     async def _load_page(self, page: int, generation: int) -> None:
         assert self._loader is not None

@@ -177,7 +177,7 @@ class ThreadPane(ScrollView, can_focus=True):
             reason = " — ".join(p for p in (title, m.error_details) if p) or "no reason given"
             code = f"({m.error_code}) " if m.error_code is not None else ""
             out.append(Content.assemble(("✗ ", "bold red"), Content(code), literal(reason, limit=500)
-                                        .stylize("red"), ("   press y to retry", "dim")))
+                                        .stylize("red"), ("   press y to retry" if m.retryable else "", "dim")))
         elif m.direction is Direction.IN and m.error_reason:  # Meta could not pass the message on in full
             out.append(Content.assemble(("⚠ ", "bold yellow"), literal(m.error_reason, limit=500).stylize("yellow")))
         if reactions:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 
 from core import policy
-from core.model import ChatMessage, ThreadSummary
+from core.model import ChatMessage, Direction, ThreadSummary
 from core.text import one_line
 
 
@@ -61,7 +61,7 @@ def message_text(m: ChatMessage) -> str:
         return "[quarantined: " + (m.quarantine_reason or "") + "]"
     marks = (["[deleted by the customer]"] if m.revoked_at else []) + [m.text or m.file_name or ""]
     marks += ["[edited]"] if m.edited_at else []
-    marks += [f"[{m.error_reason}]"] if m.direction.value == "in" and m.error_reason else []
+    marks += [f"[{m.error_reason}]"] if m.direction is Direction.IN and m.error_reason else []
     return " ".join(p for p in marks if p)
 
 

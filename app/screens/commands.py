@@ -25,6 +25,6 @@ class ThreadCommands(Provider):
             display = Content.assemble("Open thread: ", literal(name, limit=60, keep_newlines=False),
                                        (f"  {screen.numbers.get(thread.channel, thread.channel)}"
                                         f" · {thread.status}", "dim"))
-            yield Hit(1.0 - rank / 20, display, partial(screen.load_thread, thread.id),
+            yield Hit(1.0 - rank / 20, display, partial(screen.show_thread, thread.id),
                       text=f"Open thread {thread.id}",
                       help=literal(thread.preview, limit=80, keep_newlines=False).plain)

@@ -1,17 +1,21 @@
-"""The inbox screen: composes the widgets, owns how they talk, and runs the workers that call core.Inbox."""
+"""The inbox screen: a router. core.Inbox returns what is shown, the widgets draw it and post typed messages, and
+this screen passes one to the other in workers that share one error policy (a failure is shown and logged; the
+inbox stays up).
+
+The target of an action is what the agent sees: the open thread when focus is on the thread or the composer, the
+highlighted row (or the selection) when focus is on the list. The composer is bound to one thread; what is typed
+is that thread's draft (app/thread_state.py) and is sent there and nowhere else.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shlex
-import subprocess
-import tempfile
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
@@ -19,9 +23,11 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TextArea
+from textual.worker import Worker, WorkerState
 
-from app.handoff import save_copy
+from app import handoff
 from app.screens.confirm import ConfirmScreen
 from app.screens.help import HelpScreen, sections
 from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
@@ -29,14 +35,15 @@ from app.screens.media import MediaScreen
 from app.screens.prompts import (AssignPrompt, Assignment, Attachment, AttachPrompt, NewView, NewViewPrompt,
                                  SettingsScreen)
 from app.screens.template_picker import SendFacts, TemplateChoice, TemplatePicker, thread_language
+from app.thread_state import SAVE_AFTER, ThreadDrafts
+from core import phones, policy
 from core.config import DEFAULT_DOWNLOADS
-from core.inbox import PAGE, Changes, Inbox, ReplyRefused
-from core.model import ChatMessage, DeliveryStatus, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
+from core.inbox import PAGE, Changes, Inbox, OpenThread, ReplyRefused
+from core.model import ChatMessage, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
 from core.text import printable
 from core.views import search_problem
 from widgets.composer import ComposeTarget, Composer
 from widgets.contact_panel import ContactPanel
-from widgets.formatting import session_badge
 from widgets.literal import literal
 from widgets.sidebar import ViewSidebar
 from widgets.thread_list import ThreadList
@@ -47,6 +54,16 @@ _ON_THREADS = {"close_threads", "reopen_threads", "assign_me", "assign", "mark_u
 _ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata"}
 _MOVE_TYPING = {"reply", "template", "note", "attach"}  # priority keys: a text field with focus keeps its letters
 _ON_MESSAGE = {"reveal", "retry", "view_media", "save_media"}
+_PANES = "#views, #list-column, #conversation"  # what can hold the focus, as the agent sees it
+_DONE = {"close": "Closed", "reopen": "Reopened", "unread": "Marked unread", "assign": "Assigned"}
+
+RETRY_FOLLOW = 0.5  # seconds before the live follower starts again after a failed read
+log = logging.getLogger("wabox.inbox")
+
+
+def job(*, group: str, exclusive: bool = False) -> Callable:
+    """Every worker of this screen: a failure never ends the agent's session (on_worker_state_changed shows it)."""
+    return work(group=group, exclusive=exclusive, exit_on_error=False)
 
 
 class InboxScreen(Screen[None]):
@@ -103,12 +120,13 @@ class InboxScreen(Screen[None]):
     def all_bindings(self) -> dict[str, ActiveBinding]:
         return super().active_bindings
 
-    def __init__(self, inbox: Inbox, *, media_dir: Path | None = None,
+    def __init__(self, inbox: Inbox, *, media_dir: Path | None = None, drafts: ThreadDrafts | None = None,
                  downloads_dir: Path = DEFAULT_DOWNLOADS) -> None:
         super().__init__()
         self.inbox = inbox
         self.media_dir = media_dir
         self.downloads_dir = downloads_dir
+        self.drafts = drafts or ThreadDrafts(inbox)
         self.views: list[View] = []
         self.view: View | None = None
         self.search = ""
@@ -118,7 +136,12 @@ class InboxScreen(Screen[None]):
         self.settings: dict[str, bool] = {}
         self.message: ChatMessage | None = None
         self.notified = 0  # toasts shown (tests read it)
-        self._last_inbound: dict[int, int | None] = {}
+        self._ready = asyncio.Event()  # the first view is chosen: live changes can be applied
+        self._list_generation = 0
+        self._save_timer: Timer | None = None
+        self._last_tick = 0
+        self._last_failure = ""
+        self._change_seq: int | None = None  # the change log's position up to which the screen is current
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -134,9 +157,15 @@ class InboxScreen(Screen[None]):
             yield ContactPanel(id="contact")
         yield Footer(compact=True)  # ~25 keys: compact fits more of them; all are in the palette (ctrl+p)
 
+    @property
+    def composer(self) -> Composer:
+        return self.query_one(Composer)
+
     def on_mount(self) -> None:
         self.query_one(ThreadPane).media_keys = hint(self.app, self.BINDINGS, ["view_media", "save_media"])
+        self._last_tick = self.inbox.now()
         self.start()
+        self.follow_changes()  # its own worker: no load the agent starts can cancel it
         self.set_interval(30, self.tick)  # session badges count down even when nothing is written
 
     def tick(self) -> None:
@@ -144,42 +173,77 @@ class InboxScreen(Screen[None]):
         thread_list = self.query_one(ThreadList)
         thread_list.now = now
         thread_list.refresh()
-        if self.open_thread is not None:
-            composer = self.query_one(Composer)
-            composer.show_targets([replace(t, session=session_badge(self._last_inbound.get(t.thread_id), now))
-                                   for t in composer.targets], quota=composer.quota, keep=True)
+        composer = self.composer
+        composer.tick(now)
+        if composer.thread_id is not None and any(t.expires_at and self._last_tick < t.expires_at <= now
+                                                  for t in composer.targets):
+            self.refresh_thread(composer.thread_id)  # a session closed: the rules say what may be sent now
+        self._last_tick = now
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The pane holding the focus is marked (styles.tcss: `.-focused`): the agent sees what keys act on."""
+        for pane in self.query(_PANES):
+            pane.set_class(event.widget is pane or pane in event.widget.ancestors, "-focused")
+        self.set_class(focused_pane(event.widget) != "list", "-reading")  # narrow: the focused pane is shown
+
+    # ---- one error policy -------------------------------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self._failed(event.worker.group, event.worker.error)
+
+    @on(ThreadList.LoadFailed)
+    def _page_failed(self, event: ThreadList.LoadFailed) -> None:
+        self._failed("thread-page", event.error)
+
+    def _failed(self, group: str, error: BaseException) -> None:
+        if isinstance(error, NoMatches) and not self.query(ThreadPane):
+            return  # the app is quitting and took the widgets away while this load was in flight
+        log.error("inbox worker %s failed", group, exc_info=error)
+        said = f"{type(error).__name__}: {printable(str(error), limit=300)}"
+        if said != self._last_failure:  # a failure that repeats (the follower's retries) is said once
+            self.notify(said, title="Something went wrong (the inbox is still running)", severity="error",
+                        markup=False)
+        self._last_failure = said
+        if group == "follow-changes":
+            self.set_timer(RETRY_FOLLOW, self.follow_changes)  # live updates must outlive a failed read
 
     # ---- loading ----------------------------------------------------------------------------------------------
-    @work(exclusive=True, group="load")
+    @job(group="start")
     async def start(self) -> None:
-        self.numbers = {k: c.display_phone_number for k, c in (await self.inbox.channels()).items()}
-        self.channel_names = {k: c.name or c.display_phone_number for k, c in (await self.inbox.channels()).items()}
-        self.settings = await self.inbox.settings()
-        self.views = await self.inbox.views()
-        self.view = self.views[0]
+        try:
+            self._change_seq = await self.inbox.change_seq()  # the follower misses nothing from here on
+            await self.drafts.load()
+            self.query_one(ThreadList).mark_drafted(self.drafts.written)
+            self._channels_known(await self.inbox.channels())
+            self.settings = await self.inbox.settings()
+            self.views = await self.inbox.views()
+            if self.view is None:  # the agent may have picked one already
+                self.view = self.views[0]
+        finally:
+            self._ready.set()
         await self._load_list()
         await self._load_counts()
-        self.follow_changes()
+
+    def _channels_known(self, channels: dict) -> None:
+        self.numbers = {k: c.display_phone_number for k, c in channels.items()}
+        self.channel_names = {k: c.name or c.display_phone_number for k, c in channels.items()}
 
     async def _load_counts(self) -> None:
         self.views = await self.inbox.views()
         counts = await self.inbox.counts(self.views)
         key = self.view.key if self.view else "open"
-        try:
-            sidebar = self.query_one(ViewSidebar)
-        except NoMatches:  # the app is quitting and took the widgets away while this load was in flight
-            return
+        sidebar = self.query_one(ViewSidebar)
         if [v.key for v in sidebar.views] == [v.key for v in self.views]:
             sidebar.update_counts(counts)  # keeps wherever the agent's highlight is
         else:
             sidebar.show_views(self.views, counts, key)
 
     async def _load_list(self, *, keep_cursor: bool = False) -> None:
-        assert self.view is not None
-        try:
-            thread_list = self.query_one(ThreadList)
-        except NoMatches:  # the app is quitting and took the widgets away while this load was in flight
-            return
+        if self.view is None:
+            return  # the first load will read it
+        self._list_generation += 1
+        generation = self._list_generation
+        thread_list = self.query_one(ThreadList)
         view, search, order = self.view, self.search or None, self.order
         page_at = (thread_list.cursor // PAGE) * PAGE if keep_cursor else 0
         first = await self.inbox.threads(view, search=search, offset=page_at, order=order)
@@ -187,12 +251,16 @@ class InboxScreen(Screen[None]):
         async def loader(offset: int, limit: int) -> list[ThreadSummary]:
             return await self.inbox.threads(view, search=search, offset=offset, limit=limit, order=order)
 
+        if generation != self._list_generation:
+            return  # a newer list (another view, search or order) was asked for meanwhile
         if search and len(first) == PAGE and not keep_cursor:
             # A broad search: show the first page now, count the rest after (the count costs as much again).
             thread_list.show(PAGE, first, loader, now=self.inbox.now(), channels=self.channel_names)
             self._list_title(view, None, search, order)
             await asyncio.sleep(0)
         total = page_at + len(first) if len(first) < PAGE else await self.inbox.count(view, search)
+        if generation != self._list_generation:
+            return
         thread_list.show(total, first, loader, now=self.inbox.now(), channels=self.channel_names,
                          keep_cursor=keep_cursor or bool(search and len(first) == PAGE), page_at=page_at)
         self._list_title(view, total, search, order)
@@ -205,7 +273,7 @@ class InboxScreen(Screen[None]):
             title = title.append(Content.assemble(("  / ", "dim"), literal(search, limit=40, keep_newlines=False)))
         self.query_one("#list-title", Static).update(title)
 
-    @work(exclusive=True, group="load")
+    @job(group="load", exclusive=True)
     async def reload_list(self, keep_cursor: bool = False) -> None:
         await self._load_list(keep_cursor=keep_cursor)
 
@@ -216,48 +284,62 @@ class InboxScreen(Screen[None]):
         self.reload_list()
         self.query_one(ThreadList).focus()
 
+    # ---- the open thread --------------------------------------------------------------------------------------
     @on(ThreadList.ThreadOpened)
     def open_from_list(self, event: ThreadList.ThreadOpened) -> None:
-        self.load_thread(event.thread_id)
+        self.show_thread(event.thread_id)
+
+    def show_thread(self, thread_id: int) -> None:
+        """Open a thread, however it was asked for (list, palette, search, `n`). The composer moves to it now,
+        before anything is read: a key pressed from here on can only write into this thread's draft."""
+        self._bind_composer(thread_id)
+        self.load_thread(thread_id)
         if self.has_class("-narrow"):  # one pane at a time: the thread takes the screen, escape gives it back
             self.set_focus(self.query_one(ThreadPane))
 
-    def on_descendant_focus(self) -> None:
-        """On a narrow screen the pane with focus is the one shown (styles.tcss: -reading)."""
-        self.set_class(focused_pane(self.focused) != "list", "-reading")
+    def refresh_thread(self, thread_id: int) -> None:
+        """Read the open thread again (a live change, a send), keeping the agent's place in it."""
+        if thread_id == self.composer.thread_id:
+            self.reload_thread(thread_id)
 
-    @work(exclusive=True, group="open-thread")
-    async def load_thread(self, thread_id: int, refresh: bool = False) -> None:
-        thread = await self.inbox.thread(thread_id)
-        if thread is None:
+    def _bind_composer(self, thread_id: int) -> None:
+        composer = self.composer
+        if composer.thread_id == thread_id:
             return
-        if not refresh and thread.unread:
-            await self.inbox.mark_read(thread_id)
-        messages = await self.inbox.messages(thread_id)
-        more = len(messages) >= 200 and await self.inbox.message_count(thread_id) > len(messages)
+        left = composer.bind(self.drafts.get(thread_id))
+        if left is not None:
+            self.drafts.put(left)
+            self.save_drafts()  # leaving a thread writes its draft at once
+        self.query_one(ThreadList).mark_drafted(self.drafts.written)
+
+    @job(group="open-thread", exclusive=True)
+    async def load_thread(self, thread_id: int) -> None:
+        opened = await self.inbox.open_thread(thread_id)
+        if opened is not None and thread_id == self.composer.thread_id:
+            self._show_open(opened, refresh=False)
+            await self._follow_in_list(opened.thread)
+
+    @job(group="refresh-thread", exclusive=True)
+    async def reload_thread(self, thread_id: int) -> None:
+        opened = await self.inbox.open_thread(thread_id, mark_read=False)
+        if opened is not None and thread_id == self.composer.thread_id:
+            self._show_open(opened, refresh=True)
+
+    def _show_open(self, opened: OpenThread, *, refresh: bool) -> None:
+        thread, now = opened.thread, self.inbox.now()
         self.open_thread = thread
-        self.query_one(ThreadPane).show_thread(thread, messages, more_before=more, now=self.inbox.now(),
+        self.query_one(ThreadPane).show_thread(thread, opened.messages, more_before=opened.more_before, now=now,
                                                our_number=self.numbers.get(thread.channel, thread.channel),
                                                keep_selection=refresh)
-        await self._show_context(thread, keep=refresh)
-
-    async def _show_context(self, thread: ThreadSummary, *, keep: bool) -> None:
-        now = self.inbox.now()
-        contact = await self.inbox.contact(thread.contact_id)
-        others = await self.inbox.contact_threads(thread.contact_id) or [thread]
-        self.query_one(ContactPanel).show_contact(contact, others, current=thread.id, numbers=self.numbers, now=now)
-        self._last_inbound = {t.id: t.last_inbound_at for t in [thread, *others]}
-        targets = [ComposeTarget(self.numbers.get(thread.channel, thread.channel), thread.id,
-                                 session=session_badge(thread.last_inbound_at, now))]
-        targets += [ComposeTarget(self.numbers.get(t.channel, t.channel), t.id,
-                                  session=session_badge(t.last_inbound_at, now))
-                    for t in others if t.id != thread.id and t.channel != thread.channel]
-        targets.append(ComposeTarget("Internal note", thread.id, note=True))
-        quota = await self.inbox.quota()
-        opens = await self.inbox.opens_conversation(thread, is_template=False)
-        quota_text = f"{quota.used}/{quota.quota} this month" + (" · a reply opens a new conversation"
-                                                                 if opens else "")
-        self.query_one(Composer).show_targets(targets, quota=quota_text, keep=keep)
+        self.query_one(ContactPanel).show_contact(opened.contact, opened.contact_threads, current=thread.id,
+                                                  numbers=self.numbers, now=now)
+        threads = {t.id: t for t in [thread, *opened.contact_threads]}
+        targets = [ComposeTarget(t.thread_id, to=_customer(threads.get(t.thread_id, thread)), via=t.via,
+                                 expires_at=t.rules.session_expires_at, refused=t.rules.text_refused,
+                                 opens=t.rules.text_opens is not None) for t in opened.targets]
+        targets.append(ComposeTarget(thread.id, note=True))
+        self.composer.show_targets(thread.id, targets, quota=f"{opened.quota.used}/{opened.quota.quota} this month",
+                                   now=now)
         name = literal(thread.contact_name or thread.e164 or thread.wa_id or "?", limit=80, keep_newlines=False)
         status = "closed" if thread.status is ThreadStatus.CLOSED else "open"
         self.query_one("#thread-title", Static).update(Content.assemble(
@@ -265,11 +347,23 @@ class InboxScreen(Screen[None]):
             (f"  · {status}", "dim"), (f"  · @{thread.owner}" if thread.owner else "  · unassigned", "dim"),
             (f"  · team {thread.team}" if thread.team else "", "dim")))
 
+    async def _follow_in_list(self, thread: ThreadSummary) -> None:
+        """The list's highlight moves to the open thread, however it was opened."""
+        thread_list = self.query_one(ThreadList)
+        row = thread_list.index_of(thread.id)
+        if row is None and self.view is not None and self.order == "recent":
+            row = await self.inbox.position(self.view, thread, search=self.search or None)
+            if row is not None and thread_list.thread_at(row) is None:
+                thread_list.show_page(row, await self.inbox.threads(self.view, search=self.search or None,
+                                                                    offset=(row // PAGE) * PAGE))
+        if row is not None and thread.id == self.composer.thread_id:
+            thread_list.move_to(row)
+
     @on(ThreadPane.OlderWanted)
     def older(self, event: ThreadPane.OlderWanted) -> None:
         self.load_older(event.before_id)
 
-    @work(exclusive=True, group="older")
+    @job(group="older", exclusive=True)
     async def load_older(self, before_id: int) -> None:
         pane = self.query_one(ThreadPane)
         if pane.thread is None:
@@ -283,10 +377,8 @@ class InboxScreen(Screen[None]):
         self.message = event.message
         self._refresh_bindings_if_changed()
 
-    def watch_open_thread(self, old: ThreadSummary | None, new: ThreadSummary | None) -> None:
+    def watch_open_thread(self) -> None:
         self._refresh_bindings_if_changed()
-        if new is not None and (old is None or old.id != new.id) and self.has_class("-narrow"):
-            self.set_focus(self.query_one(ThreadPane))  # however it was opened (n, palette): one pane, this one
 
     def _refresh_bindings_if_changed(self) -> None:
         """The footer rebuilds its keys on every refresh (~25 widgets restyled): only when something changed."""
@@ -295,20 +387,34 @@ class InboxScreen(Screen[None]):
             self._binding_state = state
             self.refresh_bindings()
 
+    # ---- drafts -----------------------------------------------------------------------------------------------
+    @on(Composer.DraftChanged)
+    def draft_changed(self, event: Composer.DraftChanged) -> None:
+        self.drafts.put(event.draft)
+        self.query_one(ThreadList).mark_drafted(self.drafts.written)
+        if self._save_timer is not None:
+            self._save_timer.stop()
+        self._save_timer = self.set_timer(SAVE_AFTER, self.save_drafts)
+
+    @job(group="drafts")
+    async def save_drafts(self) -> None:
+        await self.drafts.flush()
+
     # ---- live -------------------------------------------------------------------------------------------------
-    @work(exclusive=True, group="follow-changes")
+    @job(group="follow-changes", exclusive=True)
     async def follow_changes(self) -> None:
-        async for changes in self.inbox.changes():
+        await self._ready.wait()
+        async for changes in self.inbox.changes(since=self._change_seq):
             await self._apply(changes)
+            self._change_seq = changes.seq  # applied: a follower started again after a failure goes on from here
 
     async def _apply(self, changes: Changes) -> None:
         if "view" in changes.kinds or "channel" in changes.kinds:
-            self.numbers = {k: c.display_phone_number for k, c in (await self.inbox.channels(fresh=True)).items()}
-            self.channel_names = {k: c.name or c.display_phone_number for k, c in (await self.inbox.channels()).items()}
+            self._channels_known(await self.inbox.channels(fresh=True))
         await self._load_list(keep_cursor=True)  # what the agent is looking at first, the counts after
-        pane = self.query_one(ThreadPane)
-        if pane.thread is not None and pane.thread.id in changes.thread_ids:
-            self.load_thread(pane.thread.id, refresh=True)
+        bound = self.composer.thread_id
+        if bound is not None and bound in changes.thread_ids:
+            self.refresh_thread(bound)
         for thread_id in changes.new_inbound:
             await self._notify_inbound(thread_id)
         await self._load_counts()
@@ -326,14 +432,11 @@ class InboxScreen(Screen[None]):
 
     # ---- which threads an action applies to -------------------------------------------------------------------
     def _targets(self) -> list[int]:
+        """On the list: the selection, else the highlighted row. Anywhere else: the open thread."""
         thread_list = self.query_one(ThreadList)
-        if thread_list.selected:
-            return sorted(thread_list.selected)
-        if thread_list.has_focus and thread_list.current is not None:
-            return [thread_list.current.id]
-        if self.open_thread is not None:
-            return [self.open_thread.id]
-        return thread_list.selected_or_current()
+        if thread_list.has_focus or self.open_thread is None:
+            return thread_list.selected_or_current()
+        return [self.open_thread.id]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """False hides a key that does nothing here, so a narrow footer holds the ones that do."""
@@ -346,7 +449,7 @@ class InboxScreen(Screen[None]):
         message = self.message
         if action == "reveal" and not (message and message.quarantined):
             return False
-        if action == "retry" and not (message and message.status is DeliveryStatus.FAILED):
+        if action == "retry" and not (message and message.retryable):
             return False
         if action == "toggle_views" and not self.has_class("-narrow"):
             return False
@@ -365,7 +468,7 @@ class InboxScreen(Screen[None]):
     def apply_search(self, event: Input.Submitted) -> None:
         problem = search_problem(event.value.strip())
         if problem:  # e.g. thousands of pasted words: say so instead of a search that takes seconds
-            self.notify(problem, severity="error")
+            self.notify(problem, severity="error", markup=False)
             return
         self.search = event.value.strip()
         if not self.search:
@@ -384,16 +487,14 @@ class InboxScreen(Screen[None]):
 
     async def action_reply(self) -> None:
         await keys_delivered(self.focused)
-        composer = self.query_one(Composer)
-        if composer.session_closed:
+        if self.composer.session_closed:
             await self.action_template()
             return
-        self.set_focus(composer.area)  # now: Widget.focus() would wait behind the keys already typed
+        self.set_focus(self.composer.area)  # now: Widget.focus() would wait behind the keys already typed
 
     def action_note(self) -> None:
-        composer = self.query_one(Composer)
-        composer.target_index = len(composer.targets) - 1
-        self.set_focus(composer.area)
+        self.composer.use_note()
+        self.set_focus(self.composer.area)
 
     @on(Composer.Leave)
     def leave_composer(self) -> None:
@@ -401,20 +502,25 @@ class InboxScreen(Screen[None]):
 
     @on(Composer.Send)
     def send(self, event: Composer.Send) -> None:
-        self.queue_reply(event.target, event.text)
+        self.queue_compose(event.thread_id, event.target, event.text, event.client_key)
 
-    @work(group="outbox")
-    async def queue_reply(self, target: ComposeTarget, text: str) -> None:
+    @job(group="outbox")
+    async def queue_compose(self, thread_id: int, target: ComposeTarget, text: str, client_key: str) -> None:
+        after = None
         try:
             if target.note:
-                await self.inbox.add_note(target.thread_id, text)
+                await self.inbox.add_note(thread_id, text, client_key=client_key)
             else:
-                await self.inbox.queue_text(target.thread_id, text)
+                await self.inbox.queue_text(target.thread_id, text, client_key=client_key)
+            after = self.drafts.sent(thread_id, client_key, note=target.note)
         except ReplyRefused as refused:
             self.notify(refused.reason, title="Not sent", severity="error", markup=False)
             return
-        self.query_one(Composer).clear()
-        self.load_thread(target.thread_id, refresh=True)
+        finally:
+            self.composer.finish_send(client_key, after)
+        self.query_one(ThreadList).mark_drafted(self.drafts.written)
+        await self.drafts.flush()
+        self.refresh_thread(thread_id)
 
     @on(Composer.TemplateWanted)
     async def template_wanted(self) -> None:
@@ -423,74 +529,85 @@ class InboxScreen(Screen[None]):
     async def action_template(self) -> None:
         """Awaited where the key was routed, so the keys typed after `t` go to the picker's search box."""
         await keys_delivered(self.focused)
-        thread, target = self.open_thread, self.query_one(Composer).target
+        composer = self.composer
+        target, thread_id = composer.target, composer.thread_id
+        if thread_id is None:
+            return
+        to = target.thread_id if target and not target.note else thread_id
+        try:  # not a worker (the keys typed next must wait for the picker): the one error policy by hand
+            thread = await self.inbox.thread(to)
+            quota, rules, templates = await self.inbox.quota(), await self.inbox.rules(to), await self.inbox.templates()
+        except Exception as error:
+            self._failed("template", error)
+            return
         if thread is None:
             return
-        thread_id = target.thread_id if target and not target.note else thread.id
-        target_thread = await self.inbox.thread(thread_id) or thread
-        quota = await self.inbox.quota()
-        opens = await self.inbox.opens_conversation(target_thread, is_template=True)
-        left = session_badge(target_thread.last_inbound_at, self.inbox.now())
-        facts = SendFacts(
-            customer=target_thread.contact_name or target_thread.e164 or target_thread.wa_id or "?",
-            session_left=left, conversation=("business" if left == "closed" else "customer") if opens else None,
-            quota_used=quota.used, quota=quota.quota,
-            language=thread_language(self.query_one(ThreadPane).messages, target_thread.e164))
+        now = self.inbox.now()
+        left = (policy.format_session_left(int(rules.session_expires_at - now))
+                if rules.session_expires_at and rules.session_expires_at > now and not rules.text_refused
+                else "closed")
+        facts = SendFacts(customer=_customer(thread), session_left=left, conversation=rules.template_opens,
+                          quota_used=quota.used, quota=quota.quota,
+                          language=thread_language(self.query_one(ThreadPane).messages, thread.e164))
 
         def chosen(choice: TemplateChoice | None) -> None:
             if choice is not None:
-                self.run_worker(self._send_template(thread_id, choice), group="outbox")
+                self.send_template(to, thread_id, choice)
 
-        await self.app.push_screen(TemplatePicker(await self.inbox.templates(), facts), callback=chosen)
+        await self.app.push_screen(TemplatePicker(templates, facts), callback=chosen)
+
+    @job(group="outbox")
+    async def send_template(self, to: int, thread_id: int, choice: TemplateChoice) -> None:
+        await self._send_template(to, choice)
+        self.refresh_thread(thread_id)
 
     async def _send_template(self, thread_id: int, choice: TemplateChoice) -> None:
         try:
             await self.inbox.queue_template(thread_id, choice.template, choice.params)
         except ReplyRefused as refused:
             self.notify(refused.reason, title="Not sent", severity="error", markup=False)
-            return
-        self.load_thread(thread_id, refresh=True)
 
     async def action_attach(self) -> None:
         await keys_delivered(self.focused)
-        thread = self.open_thread
-        if thread is None:
+        thread_id = self.composer.thread_id
+        if thread_id is None:
             return
+        draft = self.drafts.get(thread_id)
+        kept = Attachment(draft.attachment, draft.caption) if draft.attachment else None
 
         def chosen(choice: Attachment | None) -> None:
             if choice is not None:
-                self.run_worker(self._queue_attachment(thread.id, choice), group="outbox")
+                self.attach(thread_id, choice)
 
-        await self.app.push_screen(AttachPrompt(), callback=chosen)  # awaited: the next keys go to its path field
+        await self.app.push_screen(AttachPrompt(kept), callback=chosen)  # awaited: the next keys go to its path
 
-    async def _queue_attachment(self, thread_id: int, choice: Attachment) -> None:
+    @job(group="outbox")
+    async def attach(self, thread_id: int, choice: Attachment) -> None:
+        draft = self.drafts.get(thread_id)
+        self.drafts.put(replace(self.drafts.get(thread_id), attachment=choice.path, caption=choice.caption))
         try:
-            await self.inbox.queue_media(thread_id, Path(choice.path).expanduser(), caption=choice.caption or None)
-        except ReplyRefused as refused:
-            self.notify(refused.reason, title="Not attached", severity="error", markup=False)
-            return
-        except OSError as error:
-            self.notify(f"Cannot read the file: {printable(str(error))}", title="Not attached", severity="error",
+            await self.inbox.queue_media(thread_id, Path(choice.path).expanduser(), caption=choice.caption or None,
+                                         client_key=f"{draft.client_key}:file")
+        except (ReplyRefused, OSError) as error:
+            reason = error.reason if isinstance(error, ReplyRefused) else f"Cannot read the file: {error}"
+            self.notify(printable(reason), title="Not attached (kept: A to try again)", severity="error",
                         markup=False)
-            return
-        self.load_thread(thread_id, refresh=True)
+        else:
+            self.drafts.sent(thread_id, draft.client_key, note=False, attachment=True)
+            self.refresh_thread(thread_id)
+        self.query_one(ThreadList).mark_drafted(self.drafts.written)
+        await self.drafts.flush()
 
     @on(Composer.EditorWanted)
     def edit_in_editor(self, event: Composer.EditorWanted) -> None:
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-        with tempfile.NamedTemporaryFile("w+", suffix=".txt", delete=False, encoding="utf-8") as handle:
-            handle.write(event.text)
-            path = Path(handle.name)
         try:
-            with self.app.suspend():
-                subprocess.run([*shlex.split(editor), str(path)], check=False)
-        except Exception as error:  # headless (tests) or no terminal to hand over
-            self.notify(f"Cannot start the editor: {printable(str(error))}", severity="warning", markup=False)
+            text = handoff.edit_text(self.app, event.text)
+        except handoff.HandoffFailed as failed:
+            self.notify(printable(str(failed)), severity="warning", markup=False)
         else:
-            self.query_one(Composer).area.load_text(path.read_text(encoding="utf-8").rstrip("\n"))
-        finally:
-            path.unlink(missing_ok=True)
-        self.query_one(Composer).area.focus()
+            if self.composer.thread_id == event.thread_id:
+                self.composer.load_text(text)
+        self.composer.area.focus()
 
     def action_close_threads(self) -> None:
         self._confirmed("Close", lambda ids: self.act("close", ids=ids))
@@ -502,7 +619,7 @@ class InboxScreen(Screen[None]):
         self._confirmed("Assign to you", lambda ids: self.act("assign", Assignment(owner=self.inbox.agent), ids))
 
     def _confirmed(self, verb: str, run: Callable[[list[int]], object]) -> None:
-        """An action on more than one thread asks first ("Close 12 threads?"); on one, it just acts."""
+        """An action on more than one thread asks first ("Close: 12 threads?"); on one, it just acts."""
         ids = self._targets()
         if len(ids) <= 1:
             run(ids)
@@ -516,7 +633,7 @@ class InboxScreen(Screen[None]):
     def action_assign(self) -> None:
         self.assign_prompt()
 
-    @work(group="assign")
+    @job(group="assign")
     async def assign_prompt(self) -> None:
         ids = self._targets()
         choice: Assignment | None = await self.app.push_screen_wait(AssignPrompt())
@@ -524,46 +641,40 @@ class InboxScreen(Screen[None]):
                 ConfirmScreen(f"Assign {len(ids)} threads to {choice.team or choice.owner or 'nobody'}?"))):
             self.act("assign", choice, ids)
 
-    @work(group="outbox")
+    @job(group="outbox")
     async def act(self, what: str, assignment: Assignment | None = None, ids: list[int] | None = None) -> None:
         ids = ids if ids is not None else self._targets()
         if not ids:
             return
+        names = await self.inbox.thread_names(ids)
         if what == "close":
             await self.inbox.close(ids)
         elif what == "reopen":
             await self.inbox.reopen(ids)
         elif what == "unread":
-            await self.inbox.mark_unread(ids[0]) if len(ids) == 1 else [await self.inbox.mark_unread(i) for i in ids]
+            for thread_id in ids:
+                await self.inbox.mark_unread(thread_id)
         elif what == "assign" and assignment is not None:
             await self.inbox.assign(ids, owner=assignment.owner, team=assignment.team)
         self.query_one(ThreadList).selected.clear()
-        done = {"close": "Closed", "reopen": "Reopened", "unread": "Marked unread", "assign": "Assigned"}[what]
-        self.notify(f"{done}: {len(ids)} thread{'s' if len(ids) != 1 else ''}", markup=False, timeout=2)
+        self.notify(_acted(what, names, assignment), markup=False, timeout=3)
         await self._load_counts()
         await self._load_list(keep_cursor=True)
         if self.open_thread is not None and self.open_thread.id in ids:
-            self.load_thread(self.open_thread.id, refresh=True)
+            self.refresh_thread(self.open_thread.id)
 
     def action_next_unanswered(self) -> None:
         self.jump_next()
 
-    @work(exclusive=True, group="load")
+    @job(group="jump", exclusive=True)
     async def jump_next(self) -> None:
-        assert self.view is not None
+        if self.view is None:
+            return
         found = await self.inbox.next_unanswered(self.view, self.open_thread)
         if found is None:
             self.notify("No unanswered thread in this view.", markup=False, timeout=2)
             return
-        position = await self.inbox.position(self.view, found, search=self.search or None)
-        if position is not None and self.order == "recent":
-            thread_list = self.query_one(ThreadList)
-            if thread_list.thread_at(position) is None:
-                rows = await self.inbox.threads(self.view, search=self.search or None,
-                                                offset=(position // PAGE) * PAGE)
-                thread_list._pages[position // PAGE] = rows
-            thread_list.move_to(position)
-        self.load_thread(found.id)
+        self.show_thread(found.id)
 
     def action_toggle_order(self) -> None:
         self.order = "expiring" if self.order == "recent" else "recent"
@@ -596,15 +707,17 @@ class InboxScreen(Screen[None]):
         if self.message is not None:
             self.retry(self.message.id, self.message.thread_id)
 
-    @work(group="outbox")
+    @job(group="outbox")
     async def retry(self, message_id: int, thread_id: int) -> None:
         try:
             await self.inbox.retry_failed(message_id)
         except ReplyRefused as refused:
             self.notify(refused.reason, title="Not retried", severity="error", markup=False)
             return
-        self.notify("Queued again.", markup=False, timeout=2)
-        self.load_thread(thread_id, refresh=True)
+        names = await self.inbox.thread_names([thread_id])
+        self.notify(f"Queued again: the message to {printable(names[0] if names else '?', limit=60)}",
+                    markup=False, timeout=2)
+        self.refresh_thread(thread_id)
 
     def _media_file(self) -> Path | None:
         message = self.message
@@ -629,7 +742,7 @@ class InboxScreen(Screen[None]):
             self.notify("The file is not on this machine yet.", severity="warning", markup=False)
             return
         try:
-            target = save_copy(path, self.downloads_dir, message.file_name)
+            target = handoff.save_copy(path, self.downloads_dir, message.file_name)
         except OSError as error:
             self.notify(f"Not saved: {printable(str(error), limit=200)}", severity="error", markup=False)
             return
@@ -638,7 +751,7 @@ class InboxScreen(Screen[None]):
     def action_new_view(self) -> None:
         self.new_view()
 
-    @work(group="view")
+    @job(group="view")
     async def new_view(self) -> None:
         choice: NewView | None = await self.app.push_screen_wait(NewViewPrompt())
         if choice is None:
@@ -655,7 +768,7 @@ class InboxScreen(Screen[None]):
     def action_settings(self) -> None:
         self.edit_settings()
 
-    @work(group="settings")
+    @job(group="settings")
     async def edit_settings(self) -> None:
         chosen = await self.app.push_screen_wait(SettingsScreen(self.settings))
         if chosen is None:
@@ -664,6 +777,27 @@ class InboxScreen(Screen[None]):
             if self.settings.get(key) != value:
                 await self.inbox.set_setting(key, value)
         self.settings = await self.inbox.settings()
+
+
+def _customer(thread: ThreadSummary) -> str:
+    """Who a reply goes to: the customer's name and number (their own text: the composer draws it literally)."""
+    number = phones.display(thread.e164 or thread.wa_id) or thread.user_id or "?"
+    name = thread.contact_name.strip()
+    return f"{name} ({number})" if name and name not in (number, thread.wa_id, thread.e164) else number
+
+
+def _acted(what: str, names: list[str], assignment: Assignment | None) -> str:
+    """The toast after an action names what it acted on: "Closed: Jan Wiśniewski", "Assigned 3 threads to @ola"."""
+    done = _DONE[what]
+    if assignment is not None and assignment.team is not None:
+        to = f" to team {assignment.team.strip()}" if assignment.team.strip() else " to no team"
+    elif assignment is not None:
+        to = f" to @{assignment.owner.strip()}" if (assignment.owner or "").strip() else " to nobody"
+    else:
+        to = ""
+    if len(names) == 1:
+        return f"{done}: {printable(names[0], limit=60)}{printable(to, limit=60)}"
+    return f"{done} {len(names)} threads{printable(to, limit=60)}"
 
 
 _SCREEN_ACTIONS = {binding.action for binding in InboxScreen.BINDINGS}  # the footer filters only these

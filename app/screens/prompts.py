@@ -52,16 +52,22 @@ class Attachment:
 
 
 class AttachPrompt(_Prompt):
-    """enter is a priority binding and focus moves with set_focus (not the deferred Widget.focus): a caption typed
-    right after the path's enter lands in the caption field however loaded the machine is."""
+    """`kept`: the file picked for this thread earlier and not sent (refused, or the agent left). enter is a
+    priority binding and focus moves with set_focus (not the deferred Widget.focus): a caption typed right after
+    the path's enter lands in the caption field however loaded the machine is."""
 
     BINDINGS = [Binding("enter", "next", "Next field / attach", priority=True)]
 
+    def __init__(self, kept: Attachment | None = None) -> None:
+        super().__init__()
+        self.kept = kept
+
     def compose(self) -> ComposeResult:
+        kept = self.kept
         with Vertical(classes="prompt"):
             yield Static(Content.styled("Attach a file (checked against WhatsApp's limits before queueing)", "bold"))
-            yield Input(placeholder="path to the file", id="attach-path")
-            yield Input(placeholder="caption (optional)", id="attach-caption")
+            yield Input(kept.path if kept else "", placeholder="path to the file", id="attach-path")
+            yield Input(kept.caption if kept else "", placeholder="caption (optional)", id="attach-caption")
 
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#attach-path", Input))

@@ -71,7 +71,8 @@ async def thread_messages(store: Store, thread_id: int, *, before_id: int | None
         older = (" AND (timestamp, id) < (SELECT timestamp, id FROM message WHERE id = :before)")
         params["before"] = before_id
     found = await store.fetchall(
-        f"SELECT * FROM message WHERE thread_id = :thread{older} ORDER BY timestamp DESC, id DESC LIMIT :limit",
+        "SELECT m.*, m.status = 'failed' AND EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id) AS retryable"
+        f" FROM message m WHERE thread_id = :thread{older} ORDER BY timestamp DESC, id DESC LIMIT :limit",
         params)
     found.reverse()
     wamids = [r["wamid"] for r in found if r["wamid"] and r["direction"] == "out"]

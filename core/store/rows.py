@@ -40,6 +40,7 @@ def chat_message(row: Mapping[str, Any], history: tuple[StatusChange, ...] = ())
         media_error=row["media_error"], media_retrying=row["media_retry_at"] is not None,
         quarantined=bool(row["quarantined"]), quarantine_reason=row["quarantine_reason"],
         payload=row["payload"], status_history=history, edited_at=row["edited_at"], revoked_at=row["revoked_at"],
+        retryable=bool(row["retryable"]) if "retryable" in row.keys() else False,
     )
 
 

@@ -348,6 +348,28 @@ ALTER TABLE channel_error ADD COLUMN fingerprint TEXT;
 CREATE INDEX channel_error_by_fingerprint ON channel_error(fingerprint, at);
 """
 
+# Issue 7: what an agent typed is kept per thread (drafts survive a restart and a crash), and every compose
+# carries a client key so that it is queued once, however many times it is submitted, by however many processes.
+_V4_DRAFTS_AND_CLIENT_KEYS = """
+CREATE TABLE draft (
+    agent           TEXT NOT NULL,
+    thread_id       INTEGER NOT NULL REFERENCES thread(id) ON DELETE CASCADE,
+    mode            TEXT NOT NULL DEFAULT 'reply',  -- reply | note
+    reply_text      TEXT NOT NULL DEFAULT '',
+    note_text       TEXT NOT NULL DEFAULT '',
+    target_thread   INTEGER,          -- the chosen channel: the contact's thread on that number (NULL = this one)
+    attachment      TEXT,             -- a file the agent picked and has not sent yet
+    caption         TEXT NOT NULL DEFAULT '',
+    client_key      TEXT NOT NULL,    -- the key the next send of this draft is queued under
+    updated_at      INTEGER NOT NULL,
+    PRIMARY KEY (agent, thread_id)
+);
+ALTER TABLE message ADD COLUMN client_key TEXT;
+CREATE UNIQUE INDEX message_by_client_key ON message(client_key);
+ALTER TABLE outbox ADD COLUMN client_key TEXT;
+CREATE UNIQUE INDEX outbox_by_client_key ON outbox(client_key);
+"""
+
 # A failed media download: why, how often it was tried, and when to try again (NULL: no more tries).
 _MEDIA_RETRY = """
 ALTER TABLE message ADD COLUMN media_error TEXT;
@@ -356,7 +378,7 @@ ALTER TABLE message ADD COLUMN media_retry_at INTEGER;
 CREATE INDEX message_media_retry ON message(media_retry_at) WHERE media_retry_at IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _MEDIA_RETRY)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_DRAFTS_AND_CLIENT_KEYS, _MEDIA_RETRY)
 
 
 async def migrate(db: aiosqlite.Connection) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from core.inbox import QUARANTINED_PREVIEW, Inbox, ReplyRefused
+from core.model import Draft
 from core.store import Store
 from core.views import BUILTIN_BY_KEY
-from tests.app.helpers import AGENT, NOW, seed
+from tests.app.helpers import AGENT, HOSTILE_NAME, NOW, seed
 
 
 @pytest.fixture
@@ -88,3 +89,28 @@ async def test_settings_default_on_and_persist(inbox: Inbox):
     assert await inbox.settings() == {"notify.toast": True, "notify.bell": False}
     with pytest.raises(KeyError):
         await inbox.set_setting("notify.fireworks", True)
+
+
+async def test_open_thread_returns_what_the_screen_shows(inbox: Inbox):
+    opened = await inbox.open_thread(1)
+    assert opened.thread.id == 1 and opened.messages[-1].text == "Where is my order?" and not opened.more_before
+    assert opened.contact.name == "Alice Nowak" and {t.id for t in opened.contact_threads} == {1, 4}
+    assert [(t.thread_id, t.via) for t in opened.targets] == [(1, "+1 555 0100"), (4, "+1 555 0200")]
+    here, other = opened.targets
+    assert here.rules.text_refused is None and here.rules.text_opens == "customer" and opened.opens_conversation
+    assert other.rules.text_opens is None  # thread 4's conversation is open already: a reply there costs nothing
+    assert (opened.quota.used, opened.quota.quota) == (0, 1000)  # thread 4's one reply failed: not counted
+    assert (await inbox.thread(1)).unread == 0  # opening reads it
+    bob = await inbox.open_thread(2, mark_read=False)
+    assert bob.targets[0].rules.text_refused.startswith("The 24-hour session ended 6h ago")
+
+
+async def test_drafts_are_kept_per_agent_and_an_empty_one_is_deleted(inbox: Inbox, seeded_db: Path):
+    await inbox.save_drafts([Draft(1, "k1", reply_text="Pani Anno"), Draft(3, "k3", mode="note", note_text="VIP")])
+    other = Inbox(inbox.store, agent="ola", clock=lambda: NOW)
+    assert await other.drafts() == {}
+    assert await inbox.drafts() == {1: Draft(1, "k1", reply_text="Pani Anno"),
+                                    3: Draft(3, "k3", mode="note", note_text="VIP")}
+    await inbox.save_drafts([Draft(1, "k2")])
+    assert list(await inbox.drafts()) == [3]
+    assert await inbox.thread_names([3, 1, 99]) == [HOSTILE_NAME, "Alice Nowak"]

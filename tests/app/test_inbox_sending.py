@@ -77,8 +77,10 @@ async def test_channel_switch_sends_from_the_other_connected_number(seeded_db: P
         await settle(pilot)
         await pilot.press("enter")  # Alice on +1 555 0100; she also writes to +1 555 0200 (thread 4)
         await settle(pilot)
-        await pilot.press("r", "ctrl+o")
-        assert "To +1 555 0200" in screen_text(pilot)
+        await pilot.press("r")
+        assert "To Alice Nowak (+48 600 100 200) via +1 555 0100" in screen_text(pilot)  # the customer, not us
+        await pilot.press("ctrl+o")
+        assert "To Alice Nowak (+48 600 100 200) via +1 555 0200" in screen_text(pilot)
         await pilot.press(*"From support", "enter")
         await settle(pilot)
         assert db_rows(seeded_db, "SELECT thread_id, channel FROM message WHERE text = 'From support'") == [
@@ -114,6 +116,7 @@ async def test_failed_message_is_queued_again_with_y(seeded_db: Path):
         assert db_rows(seeded_db, "SELECT status FROM message WHERE text = 'Retry me'") == [("queued",)]
         assert db_rows(seeded_db, "SELECT state FROM outbox WHERE thread_id = 4") == [("queued",)]
         assert "◷ queued" in screen_text(pilot)
+        assert "Queued again: the message to Alice Nowak" in [n.message for n in app._notifications]
 
 
 async def test_retry_refused_when_the_session_has_closed(seeded_db: Path):

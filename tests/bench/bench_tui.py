@@ -184,7 +184,7 @@ async def interactive(db: Path) -> dict[str, float]:
         await screen._load_list()
         await settle(pilot)
         start = time.perf_counter()
-        screen.load_thread(1)
+        screen.show_thread(1)
         while pane.thread is None or pane.thread.id != 1:
             await asyncio.sleep(0.001)
         draw(pane)

@@ -56,6 +56,18 @@ async def test_a_bsuid_rotation_gives_the_same_customer_in_any_arrival_order(sto
     assert (await people(store))[:2] == (1, 1) and await store.scalar("SELECT count(*) FROM message") == 3
 
 
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+async def test_the_contact_ends_with_the_number_and_name_in_any_arrival_order(store, fixtures_dir, order):
+    """Found by the fuzz: a rotation notice first made a nameless contact that the later message with the number
+    joined by BSUID without giving it the number or the profile name."""
+    for index in order:
+        await apply(store, load(fixtures_dir, ROTATION[index]))
+    contact = await store.fetchone("SELECT name, wa_id, e164 FROM contact")
+    assert (contact["wa_id"], contact["e164"]) == ("48601234567", "+48601234567")
+    assert contact["name"] in {"Anna Kowalska", "Anna K."}  # a profile name the customer gave, not an identifier
+    assert await store.scalar("SELECT count(*) FROM contact_number WHERE e164 = '+48601234567'") == 1
+
+
 async def test_a_message_from_the_old_bsuid_arriving_after_the_rotation_finds_the_same_thread(store, fixtures_dir):
     await apply(store, *(load(fixtures_dir, name) for name in ROTATION))
     late = load(fixtures_dir, "text_bsuid_only.json")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import sqlite3
 
 import pytest
 
 from core import policy, sending
 from core.model import Template
 from core.sending import ReplyRefused, SendingLimits
+from core.store import Store
 from tests.core.ingest_helpers import apply, load
 
 LAST_INBOUND = 1795519200  # text.json: Anna's message, Meta's timestamp
@@ -184,3 +187,48 @@ async def test_a_new_number_gets_a_thread_where_only_a_template_may_go(store):
         await sending.queue_text(store, thread_id, "Hej", agent="kasia", now=IN_SESSION)
     with pytest.raises(ReplyRefused, match="not a valid phone number"):
         await sending.thread_for_number(store, "P1", "12", now=IN_SESSION)
+
+
+async def test_one_compose_is_queued_once_even_from_two_processes(store, anna):
+    """Issue 7 bug 3: a double Enter (or a second inbox on the same compose) gives one message and one outbox row."""
+    other = await Store.open(store.path)  # a second process's connection to the same database
+    try:
+        key = "compose-7f3a"
+        first, second = await asyncio.gather(
+            sending.queue_text(store, anna, "Zwrot jutro.", agent="kasia", now=IN_SESSION, client_key=key),
+            sending.queue_text(other, anna, "Zwrot jutro.", agent="kasia", now=IN_SESSION, client_key=key))
+        again = await sending.queue_text(store, anna, "Zwrot jutro.", agent="kasia", now=IN_SESSION,
+                                         client_key=key)
+    finally:
+        await other.close()
+    assert first == second == again
+    assert [(r["client_key"], r["message_id"]) for r in await outbox_rows(store)] == [(key, first)]
+    assert await store.scalar("SELECT count(*) FROM message WHERE direction = 'out'") == 1
+    assert await store.scalar("SELECT count(*) FROM conversation") == 1  # counted once, too
+
+
+async def test_the_outbox_itself_refuses_a_second_row_for_a_client_key(store, anna):
+    await sending.queue_text(store, anna, "Raz.", agent="kasia", now=IN_SESSION, client_key="k1")
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.write(lambda db: db.execute(
+            "INSERT INTO outbox(channel, recipient, kind, request, created_at, client_key)"
+            " VALUES ('c', 'r', 'text', '{}', 0, 'k1')"))
+
+
+async def test_a_note_submitted_twice_is_kept_once(store, anna):
+    first = await sending.add_note(store, anna, "Oddzwonić", agent="kasia", now=IN_SESSION, client_key="n1")
+    second = await sending.add_note(store, anna, "Oddzwonić", agent="kasia", now=IN_SESSION, client_key="n1")
+    assert first == second
+    assert await store.scalar("SELECT count(*) FROM message WHERE type = 'note'") == 1
+
+
+async def test_reply_rules_say_what_the_queue_would_do(store, anna):
+    inside = await store.run(sending.reply_rules, anna, IN_SESSION, SendingLimits())
+    assert (inside.text_refused, inside.text_opens, inside.session_expires_at) == (
+        None, "customer", LAST_INBOUND + 86400)
+    after = await store.run(sending.reply_rules, anna, AFTER_SESSION, SendingLimits())
+    assert after.text_refused == "The 24-hour session ended 3h ago: only an approved template can be sent."
+    assert (after.template_refused, after.template_opens) == (None, "business")
+    await sending.queue_text(store, anna, "Już.", agent="kasia", now=IN_SESSION)
+    counted = await store.run(sending.reply_rules, anna, IN_SESSION + 60, SendingLimits())
+    assert counted.text_opens is None  # the conversation is open: the next reply costs nothing

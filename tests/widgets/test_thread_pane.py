@@ -62,7 +62,7 @@ async def test_veil_failed_reason_and_reactions():
 
 async def test_a_newer_reaction_replaces_the_older_and_an_empty_one_removes_it():
     app = PaneApp()
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with app.run_test(size=(100, 40)):
         pane = app.query_one(ThreadPane)
         first = message(1, direction=Direction.OUT, text="our offer")
         pane.show_thread(THREAD, [first, message(2, type=MessageType.REACTION, text="👍", context_wamid="wamid.1"),
