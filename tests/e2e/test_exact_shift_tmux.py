@@ -29,7 +29,8 @@ TO_B = "Panie Janie, paczka wyjdzie w poniedziałek."
 def demo(tmp_path):
     sim_port = free_port()
     screen = Tmux([WABOX, "demo", "--db", str(tmp_path / "demo.db"), "--sim-port", str(sim_port),
-                   "--agent", "kasia", "--quiet-customers"], env={"TERM": "xterm-256color"})
+                   "--agent", "kasia", "--quiet-customers"],
+                  env={"TERM": "xterm-256color", "HOME": str(tmp_path / "home")})  # S saves to ~/Downloads
     try:
         screen.wait_for("All open", timeout=60)
         yield screen, f"http://127.0.0.1:{sim_port}", tmp_path / "demo.db"
@@ -84,8 +85,25 @@ def test_a_shift_sends_each_compose_once_to_its_own_customer(demo):
     statuses = dict(_rows(db, "SELECT id, status FROM thread WHERE id IN (?, ?, ?)", (a["id"], b["id"], c["id"])))
     assert statuses == {a["id"]: "open", b["id"]: "open", c["id"]: "closed"}
 
-    # 4. (branch `layout`) Save a document whose customer-given name is 300 characters long: the inbox stays up
-    #    and the file lands in the save folder under a safe, shortened name. Add the step here.
+    # 4. Save a document whose customer-given name is 300 characters long: the inbox stays up and the file lands in
+    #    ~/Downloads (made, 0700) under a safe, shortened name.
+    hostile = "../" * 30 + "\x1b[2J" + "ż" * 100 + "a" * 110 + ".pdf"
+    httpx.post(f"{sim}/_sim/inbound", json={"from": a["contact"]["wa_id"], "phone_number_id": a["channel"],
+                                             "type": "document", "filename": hostile, "size": 2048}
+               ).raise_for_status()
+    screen.send("C-p")
+    time.sleep(0.3)
+    screen.type(a["contact"]["name"])
+    screen.wait_for(f"Open thread: {a['contact']['name']}")
+    screen.send("Enter")
+    screen.wait_for(lambda s: "📎 document" in s and "S save" in s)  # downloaded: the real keys are offered
+    screen.send("S")
+    screen.wait_for("Saved to")
+    downloads = db.parent / "home" / "Downloads"
+    [saved] = list(downloads.iterdir())
+    assert saved.name.endswith(".pdf") and len(saved.name.encode()) <= 120 and "\x1b" not in saved.name
+    assert saved.stat().st_size == 2048 and (downloads.stat().st_mode & 0o777) == 0o700
+    assert "All open" in screen.screen()  # still running
 
     # What the simulator received: each compose once, to its own customer, and nothing else.
     for text in (TO_A, TO_B):
