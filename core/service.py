@@ -1,4 +1,5 @@
-"""What `wabox serve` runs beside the receiver: the outbox sender, template sync, media downloads.
+"""What `wabox serve` runs beside the receiver: the outbox sender, template sync, the numbers' health refresh, and
+(after each commit) media downloads.
 
 Kept apart from the receiver so that the demo back end runs exactly the same set."""
 

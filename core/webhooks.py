@@ -2,6 +2,7 @@
 
 Parsing is lenient (reference §5): unknown keys are ignored, optional ones may be missing, every entry/change/
 message/status is visited, and an unknown message type becomes an `unsupported` message carrying its raw JSON.
+Text is made storable first: a lone surrogate (valid JSON, invalid UTF-8) becomes U+FFFD.
 Only an unusable envelope raises ParseError.
 """
 
