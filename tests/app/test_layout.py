@@ -118,3 +118,17 @@ async def test_80x24_a_thread_opened_by_n_takes_the_screen(seeded_db: Path):
         await settle(pilot)
         assert app.screen.open_thread is not None and shown(app, ThreadPane) and not shown(app, ThreadList)
         assert app.screen.query_one(ThreadPane).has_focus
+
+
+async def test_140_columns_the_contact_panel_overlays_instead_of_squeezing_the_thread(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        pane = app.screen.query_one(ThreadPane)
+        width = pane.region.width
+        assert width >= 60 and not shown(app, ContactPanel)
+        await pilot.press("i")
+        await pilot.pause()
+        assert shown(app, ContactPanel) and pane.region.width == width
