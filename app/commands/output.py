@@ -50,7 +50,8 @@ def message_json(m: ChatMessage) -> dict:
                       if m.error_code is not None else None),
             "context_wamid": m.context_wamid, "author": m.author,
             "media": ({"id": m.media_id, "mime_type": m.mime_type, "size": m.file_size, "file_name": m.file_name,
-                       "sha256": m.sha256, "path": m.media_path} if m.media_id or m.media_path else None),
+                       "sha256": m.sha256, "path": m.media_path, "download_error": m.media_error,
+                       "download_retrying": m.media_retrying} if m.media_id or m.media_path else None),
             "quarantined": m.quarantined, "quarantine_reason": m.quarantine_reason,
             "edited_at": m.edited_at, "revoked_at": m.revoked_at}
 

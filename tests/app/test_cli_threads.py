@@ -89,6 +89,7 @@ def test_thread_json_has_messages_with_statuses_and_media(db):
     assert out["status"] == "delivered"
     assert [s["status"] for s in out["status_history"]] == ["sent", "delivered"]
     assert by_type["image"]["media"]["mime_type"] == "image/jpeg"
+    assert by_type["image"]["media"]["download_error"] is None and not by_type["image"]["media"]["download_retrying"]
     assert all({"wamid", "timestamp", "quarantined"} <= m.keys() for m in detail["messages"])
 
 
