@@ -2,7 +2,7 @@
 
 Keys: enter sends, ctrl+j (or shift+enter where the terminal reports it) starts a new line, ctrl+o switches the
 channel (the contact's connected numbers, then "Internal note"), ctrl+e writes in $EDITOR, escape goes back to
-the list. When the session is closed, the text area gives way to a hint: only a template can be sent (r or t opens
+the list. When the session has expired, the text area gives way to a hint: only a template can be sent (r or t opens
 the template picker); an internal note (N) can still be written.
 
 The composer is bound to one thread at a time (`bind`): what it holds is that thread's draft, every change is
@@ -238,7 +238,7 @@ class Composer(Vertical):
         else:
             session = target.session(self.now)
             badge = (f"[{session} left]", look["open"]) if target.refused is None and session != "closed" else (
-                "[session closed]", look["closed"])
+                "[session expired]", look["closed"])  # "closed" is a thread's status, never a session's
             hint = "  ctrl+o switch channel" if len(self.targets) > 1 else ""
             opens = " · a reply opens a new conversation" if target.opens and target.refused is None else ""
             status.update(Content.assemble(badge, (" To ", look["dim"]),
@@ -250,7 +250,7 @@ class Composer(Vertical):
         self.set_class(closed, "-session-closed")
         self.set_class(bool(target and target.note), "-note")
         self.query_one("#composer-closed", Static).update(Content.assemble(
-            ("The 24-hour session is closed: only an approved template can be sent. ", look["warning"]),
+            ("The 24-hour session has expired: only an approved template can be sent. ", look["warning"]),
             "Press t (or r) to pick one, N for an internal note.") if closed else Content(""))
         self.area.display = not closed
         self.query_one("#composer-closed", Static).display = closed

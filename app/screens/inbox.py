@@ -76,7 +76,7 @@ class InboxScreen(Screen[None]):
                 id="inbox.search"),
         # Keys that move the typing elsewhere are priority bindings: resolved as they are routed, so the keys typed
         # right after them follow (check_action gives them back to a text field that has focus).
-        Binding("r", "reply", "Reply", tooltip="Write in the open thread (a template when the session is closed)",
+        Binding("r", "reply", "Reply", tooltip="Write in the open thread (a template when the session has expired)",
                 id="inbox.reply", priority=True),
         Binding("t", "template", "Template", tooltip="Send an approved template", id="inbox.template",
                 priority=True),

@@ -117,7 +117,7 @@ class TemplatePicker(ModalScreen[TemplateChoice | None]):
 
     def compose(self) -> ComposeResult:
         facts = self.facts
-        session = ("session closed" if facts.session_left == "closed" else f"session open, {facts.session_left} left")
+        session = ("session expired" if facts.session_left == "closed" else f"session open, {facts.session_left} left")
         with Vertical(id="picker"):
             yield Static(Content.assemble(("Template to ", "bold"), literal(facts.customer, limit=60,
                                                                              keep_newlines=False).stylize("bold"),

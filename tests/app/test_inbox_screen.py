@@ -348,7 +348,7 @@ async def test_session_badges_count_down_without_a_keypress(seeded_db: Path):
         clock[0] = NOW + 31 * 60
         app.screen.tick()
         await pilot.pause()
-        assert "[session closed]" in screen_text(pilot)
+        assert "[session expired]" in screen_text(pilot)
 
 
 async def test_compose_in_editor(seeded_db: Path, monkeypatch: pytest.MonkeyPatch):

@@ -37,9 +37,9 @@ async def test_closed_session_turns_the_composer_into_the_template_picker(seeded
     app = make_app(seeded_db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await open_row(pilot, 1)  # Bob: session closed 6 h ago
-        assert "session closed" in screen_text(pilot)
-        assert "The 24-hour session is closed: only an approved" in screen_text(pilot)
+        await open_row(pilot, 1)  # Bob: session expired 6 h ago
+        assert "session expired" in screen_text(pilot) and "session closed" not in screen_text(pilot)
+        assert "The 24-hour session has expired: only an approved" in screen_text(pilot)
         await pilot.press("r")
         await settle(pilot)
         await pilot.press(*"order", "enter")

@@ -33,7 +33,7 @@ async def test_an_open_session_is_named_open_with_its_time_left_and_no_false_war
         await settle(pilot)
         text = screen_text(pilot)
         assert "session open, 19h left" in text
-        assert "session is closed" not in text and "business-initiated" not in text
+        assert "session expired" not in text and "business-initiated" not in text
         assert "A conversation is open: sending is not counted again." in text
         assert "Quota: 0 of 1000 used this month." in text  # its one conversation holds only a failed reply
 
@@ -54,7 +54,7 @@ async def test_arrows_from_the_search_box_move_the_highlight_and_enter_picks_it(
     app = make_app(seeded_db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await open_row(pilot, 1)  # Bob: session closed
+        await open_row(pilot, 1)  # Bob: session expired
         await pilot.press("t")
         await settle(pilot)
         picker = app.screen

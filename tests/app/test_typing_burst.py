@@ -38,7 +38,7 @@ async def test_a_burst_through_the_template_picker_fills_each_field_exactly(seed
     app = make_app(seeded_db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await open_row(pilot, 1)  # Bob: the session is closed, a template is the only way
+        await open_row(pilot, 1)  # Bob: the session expired, a template is the only way
         burst(app, "t", *"order", "enter", *"Jan", "enter", *"A-17", "ctrl+s")
         await settle(pilot)
         await pilot.pause(0.1)
