@@ -147,13 +147,14 @@ class Sender:
     async def _write(self, fn, *args):
         """store.write, again after a moment if SQLite says "locked": a reader sharing this connection can hold an
         old snapshot for an instant, and losing a send's answer to that would make it look in doubt."""
-        for attempt in range(6):
+        for attempt in range(5):
             try:
                 return await self.store.write(fn, *args)
             except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or attempt == 5:
+                if "locked" not in str(error):
                     raise
-                await self.sleep(0.01 * 2 ** attempt)
+            await self.sleep(0.01 * 2 ** attempt)
+        return await self.store.write(fn, *args)  # the sixth try: a lock that outlasts it is raised
 
     # --- claiming -------------------------------------------------------------------------------------------
 

@@ -250,14 +250,18 @@ async def test_a_template_sync_that_fails_is_logged_and_the_row_still_fails(stor
     assert any("template sync after 132001 failed" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_lost_answer_waits_as_long_as_a_plain_backoff_function_says(store, anna):
+@pytest.mark.parametrize(("answer", "expected"), [
+    ("timeout", {"state": "sending", "lease_until": IN_SESSION + 42.0, "next_attempt_at": 0}),
+    ((500, 131000, "Something went wrong", None),
+     {"state": "queued", "lease_until": None, "next_attempt_at": IN_SESSION + 42.0}),
+], ids=["lost-answer", "retryable-error"])
+async def test_a_plain_backoff_function_decides_every_wait(store, anna, answer, expected):
     await queue(store, anna, "Hej")
     clock = Clock()
-    s = Sender(store, Graph("timeout").api(), owner="s1", rate_per_second=1000, clock=clock, sleep=clock.sleep,
+    s = Sender(store, Graph(answer).api(), owner="s1", rate_per_second=1000, clock=clock, sleep=clock.sleep,
                backoff=lambda attempts, error: 42.0, rng=random.Random(1))
     await s.run_once()
-    assert (await row(store, "SELECT state, lease_owner, lease_until FROM outbox")) == {
-        "state": "sending", "lease_owner": None, "lease_until": IN_SESSION + 42.0}
+    assert (await row(store, "SELECT state, lease_until, next_attempt_at FROM outbox")) == expected
 
 
 # --- a sender whose lease ran out ---------------------------------------------------------------------------
@@ -299,10 +303,10 @@ async def test_an_answer_after_the_row_failed_gives_the_message_its_wamid_so_its
     assert await store.scalar("SELECT status FROM message WHERE id = ?", (message_id,)) == "delivered"
 
 
-@pytest.mark.parametrize("answer", [(500, 131000, "Something went wrong", None),
+@pytest.mark.parametrize("answer", ["timeout", (500, 131000, "Something went wrong", None),
                                     (400, 131026, "Message undeliverable", None),
                                     (401, 190, "Error validating access token", None)],
-                         ids=["retryable", "permanent", "token-refused"])
+                         ids=["lost-answer", "retryable", "permanent", "token-refused"])
 async def test_a_sender_whose_lease_ran_out_leaves_the_row_to_its_new_holder(store, anna, answer):
     [message_id] = await queue(store, anna, "Hej")
     clock = Clock()
