@@ -28,7 +28,7 @@ bench: $(STAMP)
 COVERED_MODULES := server raw_events asgi ingest outbox text
 COVERAGE_TESTS  := tests/core/test_server.py tests/core/test_receiver_limits.py tests/core/test_receiver_stores.py \
 	tests/core/test_receiver_floods.py tests/core/test_receiver_fuzz.py tests/core/test_receiver_edges.py \
-	tests/core/test_ingest.py tests/core/test_ingest_content.py tests/core/test_identity.py \
+	tests/core/test_ingest.py tests/core/test_ingest_content.py tests/core/test_ingest_edges.py tests/core/test_identity.py \
 	tests/core/test_webhooks.py tests/core/test_outbox.py tests/core/test_outbox_token.py \
 	tests/core/test_outbox_kill.py tests/core/test_outbox_edges.py tests/core/test_sending.py tests/core/test_text.py
 

@@ -220,6 +220,25 @@ async def test_a_database_locked_for_long_leaves_the_row_in_doubt_not_lost(store
     assert (await row(store, "SELECT state, ambiguous FROM outbox")) == {"state": "sent", "ambiguous": 1}
 
 
+async def test_a_database_that_turned_read_only_is_not_retried_as_if_locked(store, anna):
+    await queue(store, anna, "Hej")
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    s = sender(store, Graph(), sleep=sleep)
+    [claimed] = await s.claim(1)
+    await store.db.execute("PRAGMA query_only = ON")  # SQLite refuses every write, as on a read-only file
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await s.handle(claimed)
+    finally:
+        await store.db.execute("PRAGMA query_only = OFF")
+    assert slept == []  # raised at once: only a lock is worth waiting for
+    assert (await row(store, "SELECT state, lease_owner FROM outbox")) == {"state": "sending", "lease_owner": "s1"}
+
+
 # --- one row's answers ---------------------------------------------------------------------------------------
 
 

@@ -206,11 +206,16 @@ async def test_a_request_that_goes_away_while_its_body_commits_does_not_stop_the
         "wamid.FIRST", "wamid.SECOND"]
 
 
+@pytest.mark.parametrize("bad_event_first", [False, True], ids=["whole-body", "event-by-event"])
 async def test_a_disk_that_fills_during_ingest_fails_the_commit_and_keeps_nothing(store, writer, fixtures_dir,
-                                                                                  caplog):
-    # One bad event, then one that needs more room than the "disk" has (SQLite's own page limit, at once).
-    poison(store.path)
-    raw = json.dumps(two_texts(fixtures_dir, {"id": POISON}, {"id": "wamid.BIG", "text": {"body": "x" * 300_000}}))
+                                                                                  caplog, bad_event_first):
+    # A message that needs more room than the "disk" has (SQLite's own page limit, at once); with a bad event
+    # before it, the failure comes while the events are tried one by one.
+    first = "wamid.FINE"
+    if bad_event_first:
+        poison(store.path)
+        first = POISON
+    raw = json.dumps(two_texts(fixtures_dir, {"id": first}, {"id": "wamid.BIG", "text": {"body": "x" * 300_000}}))
     page_count = await store.scalar("PRAGMA page_count")
     await store.db.execute(f"PRAGMA max_page_count = {page_count}")
     with caplog.at_level(logging.ERROR), pytest.raises(sqlite3.OperationalError, match="full"):
