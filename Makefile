@@ -26,11 +26,10 @@ bench: $(STAMP)
 # Branch coverage of the receiver, ingest, the outbox and the text sanitiser: at least 95% each (pyproject.toml
 # [tool.coverage]). Not part of `make test`: it runs these tests again, slower, under the tracer.
 COVERED_MODULES := server raw_events asgi ingest outbox text
-COVERAGE_TESTS  := tests/core/test_server.py tests/core/test_receiver_limits.py tests/core/test_receiver_stores.py \
-	tests/core/test_receiver_floods.py tests/core/test_receiver_fuzz.py tests/core/test_receiver_edges.py \
-	tests/core/test_ingest.py tests/core/test_ingest_content.py tests/core/test_ingest_edges.py tests/core/test_identity.py \
-	tests/core/test_webhooks.py tests/core/test_outbox.py tests/core/test_outbox_token.py \
-	tests/core/test_outbox_kill.py tests/core/test_outbox_edges.py tests/core/test_sending.py tests/core/test_text.py
+COVERAGE_TESTS  := $(addprefix tests/core/test_,$(addsuffix .py, \
+	server receiver_limits receiver_stores receiver_floods receiver_fuzz receiver_edges \
+	ingest ingest_content ingest_edges identity webhooks \
+	outbox outbox_token outbox_kill outbox_edges sending text))
 
 coverage: $(STAMP)
 	rm -f .coverage .coverage.*
