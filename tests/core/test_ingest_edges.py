@@ -42,3 +42,14 @@ async def test_a_status_whose_callback_data_is_not_ours_reconciles_nothing(store
     result = await store.write(lambda db: ingest(db, [status], channels=CHANNELS, now=NOW))
     assert result.parked == 1
     assert tuple(await store.fetchone("SELECT state, wamid FROM outbox")) == ("sending", None)
+
+
+@pytest.mark.parametrize(("field", "logged"), [("message_template_status_update", [("template", None)]),
+                                               ("account_update", [])])
+async def test_other_webhook_fields_store_no_message_and_a_template_change_tells_the_inboxes(store, field, logged):
+    body = {"object": "whatsapp_business_account", "entry": [{"id": "310492887654321", "changes": [
+        {"field": field, "value": {"event": "APPROVED", "message_template_id": 7}}]}]}
+    seq = await store.last_change_seq()
+    await apply(store, body)
+    assert await store.changes_since(seq) == (seq + len(logged), logged)
+    assert await store.scalar("SELECT count(*) FROM message") == 0
