@@ -179,7 +179,7 @@ class OtherWriter:
         self.conn.close()
 
 
-async def test_meta_s_answer_is_recorded_after_the_database_was_locked_for_a_moment(store, anna):
+async def test_metas_answer_is_recorded_after_the_database_was_locked_for_a_moment(store, anna):
     [message_id] = await queue(store, anna, "Hej")
     await store.db.execute("PRAGMA busy_timeout = 0")  # "locked" at once instead of after ten seconds
     clock = Clock()

@@ -197,13 +197,13 @@ async def test_nothing_is_acknowledged_while_another_process_holds_the_write_loc
         await asyncio.sleep(0)
         gone.cancel()  # its client went away while it waited: the failure must not trip over it
         with pytest.raises(sqlite3.OperationalError, match="locked"):
-            await writer.submit(second, events(second))
+            await asyncio.wait_for(writer.submit(second, events(second)), 30)  # bounded: a dead writer never answers
     finally:
         other.release()
     assert await store.scalar("SELECT count(*) FROM raw_event") == 0
     assert any("answered 503" in r.getMessage() and r.exc_info is None for r in caplog.records)  # one line, no trace
     # The writer is still there: Meta's retry goes in.
-    result = await writer.submit(second, events(second))
+    result = await asyncio.wait_for(writer.submit(second, events(second)), 30)
     assert result.new_messages == 1
     assert [r["wamid"] for r in await store.fetchall("SELECT wamid FROM message")] == ["wamid.SECOND"]
 
@@ -214,7 +214,8 @@ async def test_a_request_that_goes_away_while_its_body_commits_does_not_stop_the
     gone = asyncio.create_task(writer.submit(first, events(first)))
     await asyncio.sleep(0)
     gone.cancel()
-    assert (await writer.submit(second, events(second))).new_messages == 1
+    # (a bound on the wait, not a timing assertion: a dead writer would leave this waiting forever)
+    assert (await asyncio.wait_for(writer.submit(second, events(second)), 30)).new_messages == 1
     with pytest.raises(asyncio.CancelledError):
         await gone
     # The first body was already queued, so it was committed (unanswered: Meta's retry will be a duplicate).
