@@ -41,8 +41,8 @@ TEMPLATE_MISSING = 132001
 @dataclass(frozen=True, slots=True)
 class Claimed:
     id: int
-    message_id: int | None
-    thread_id: int | None
+    message_id: int  # every outbox row is queued with its message, in its thread (core/sending.py)
+    thread_id: int
     channel: str
     recipient: str
     kind: str
@@ -147,13 +147,14 @@ class Sender:
     async def _write(self, fn, *args):
         """store.write, again after a moment if SQLite says "locked": a reader sharing this connection can hold an
         old snapshot for an instant, and losing a send's answer to that would make it look in doubt."""
-        for attempt in range(6):
+        for attempt in range(5):
             try:
                 return await self.store.write(fn, *args)
             except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or attempt == 5:
+                if "locked" not in str(error):
                     raise
-                await self.sleep(0.01 * 2 ** attempt)
+            await self.sleep(0.01 * 2 ** attempt)
+        return await self.store.write(fn, *args)  # the sixth try: a lock that outlasts it is raised
 
     # --- claiming -------------------------------------------------------------------------------------------
 
@@ -255,9 +256,7 @@ def _claim(db: sqlite3.Connection, owner: str, now: float, lease: float, limit: 
             break
         if row["channel"] in paused or (row["channel"] in probing and any(c.channel == row["channel"] for c in claimed)):
             continue
-        in_doubt = row["state"] == "sending"
-        if in_doubt and _reconcile(db, row, int(now)):
-            continue
+        in_doubt = row["state"] == "sending"  # its status webhook would have marked it sent (core/ingest.py)
         db.execute("UPDATE outbox SET state = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1,"
                    " ambiguous = ambiguous OR ? WHERE id = ?", (owner, now + lease, int(in_doubt), row["id"]))
         claimed.append(Claimed(
@@ -268,21 +267,6 @@ def _claim(db: sqlite3.Connection, owner: str, now: float, lease: float, limit: 
     return claimed
 
 
-def _reconcile(db: sqlite3.Connection, row: sqlite3.Row, now: int) -> bool:
-    """An in-doubt row whose status webhook came (our id in callback data): it was sent; never send it again."""
-    found = db.execute("SELECT wamid FROM status_event WHERE callback_data = ? AND channel = ? LIMIT 1",
-                       (f"outbox:{row['id']}", row["channel"])).fetchone()
-    if found is None:
-        return False
-    db.execute("UPDATE outbox SET state = 'sent', wamid = ?, sent_at = coalesce(sent_at, ?), lease_owner = NULL,"
-               " lease_until = NULL WHERE id = ?", (found["wamid"], now, row["id"]))
-    if row["message_id"] is not None:
-        db.execute("UPDATE message SET wamid = ? WHERE id = ? AND wamid IS NULL", (found["wamid"], row["message_id"]))
-        apply_parked_statuses(db, row["message_id"], found["wamid"])
-    _changed(db, row["thread_id"], now)
-    return True
-
-
 def _mine(db: sqlite3.Connection, row: Claimed, owner: str) -> bool:
     """Still ours? (A lease that ran out may have passed the row to another sender, or a webhook reconciled it.)"""
     current = db.execute("SELECT state, lease_owner FROM outbox WHERE id = ?", (row.id,)).fetchone()
@@ -291,8 +275,6 @@ def _mine(db: sqlite3.Connection, row: Claimed, owner: str) -> bool:
 
 def _sent(db: sqlite3.Connection, row: Claimed, owner: str, wamid: str, now: int) -> None:
     current = db.execute("SELECT state, wamid FROM outbox WHERE id = ?", (row.id,)).fetchone()
-    if current is None:
-        return
     if current["state"] in ("sent", "failed") and current["wamid"] not in (None, wamid):
         # Reconciled meanwhile (webhook, or another sender after our lease ran out) with another wamid:
         # this answer is for a second copy. Record that it happened; keep the first.
@@ -303,9 +285,8 @@ def _sent(db: sqlite3.Connection, row: Claimed, owner: str, wamid: str, now: int
         # Even if our lease ran out, Meta took it: record it so whoever holds the row now sees it sent.
         db.execute("UPDATE outbox SET state = 'sent', wamid = ?, sent_at = ?, lease_owner = NULL, lease_until = NULL,"
                    " error_code = NULL, error_title = NULL, error_details = NULL WHERE id = ?", (wamid, now, row.id))
-    if row.message_id is not None:
-        db.execute("UPDATE message SET wamid = ? WHERE id = ? AND wamid IS NULL", (wamid, row.message_id))
-        apply_parked_statuses(db, row.message_id, wamid)
+    db.execute("UPDATE message SET wamid = ? WHERE id = ? AND wamid IS NULL", (wamid, row.message_id))
+    apply_parked_statuses(db, row.message_id, wamid)
     _changed(db, row.thread_id, now)
 
 
@@ -342,11 +323,10 @@ def _failed(db: sqlite3.Connection, row: Claimed, owner: str, error: CloudApiErr
         return
     db.execute("UPDATE outbox SET state = 'failed', lease_owner = NULL, lease_until = NULL, error_code = ?,"
                " error_title = ?, error_details = ? WHERE id = ?", (error.code, error.message, error.details, row.id))
-    if row.message_id is not None:
-        db.execute("UPDATE message SET status = 'failed', status_at = ?, error_code = ?, error_title = ?,"
-                   " error_details = ? WHERE id = ?", (now, error.code, error.message, error.details, row.message_id))
-        if error.code == REENGAGEMENT and row.thread_id is not None:  # Meta says the window is shut: believe it
-            refresh_session(db, row.thread_id)
+    db.execute("UPDATE message SET status = 'failed', status_at = ?, error_code = ?, error_title = ?,"
+               " error_details = ? WHERE id = ?", (now, error.code, error.message, error.details, row.message_id))
+    if error.code == REENGAGEMENT:  # Meta says the window is shut: believe it
+        refresh_session(db, row.thread_id)
     _changed(db, row.thread_id, now)
 
 
@@ -355,7 +335,6 @@ def _set_health(db: sqlite3.Connection, channel: str, health: str, now: int) -> 
     log_changes(db, [("channel", None)], at=now)
 
 
-def _changed(db: sqlite3.Connection, thread_id: int | None, now: int) -> None:
-    if thread_id is not None:
-        refresh_thread_summary(db, thread_id)
-        log_changes(db, [("message", thread_id)], at=now)
+def _changed(db: sqlite3.Connection, thread_id: int, now: int) -> None:
+    refresh_thread_summary(db, thread_id)
+    log_changes(db, [("message", thread_id)], at=now)

@@ -186,7 +186,8 @@ def _refuse(status: int, text: str) -> Response:
 def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: str, channels: set[str] | None,
                     clock: Callable[[], float] = time.time, on_committed: OnCommitted | None = None,
                     read_timeout: float = READ_TIMEOUT_SECONDS,
-                    retry_every: float = RETRY_EVERY_SECONDS, body_budget: int = BODY_BUDGET) -> Starlette:
+                    retry_every: float = RETRY_EVERY_SECONDS, body_budget: int = BODY_BUDGET,
+                    summary_every: float = SUMMARY_SECONDS) -> Starlette:
     """The ASGI app. `channels`: the phone_number_ids we serve (others are kept raw and logged)."""
     if not app_secret or not verify_token:
         raise ValueError("the receiver needs the app secret and the verify token")
@@ -278,8 +279,8 @@ def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: st
 
     async def summarise_rejections() -> None:
         while True:
-            await asyncio.sleep(SUMMARY_SECONDS)
-            rejections.flush(SUMMARY_SECONDS)
+            await asyncio.sleep(summary_every)
+            rejections.flush(summary_every)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -297,7 +298,7 @@ def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: st
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            rejections.flush(SUMMARY_SECONDS)
+            rejections.flush(summary_every)
             logging.getLogger("uvicorn.error").removeFilter(uvicorn_filter)
             await writer.stop()
             await store.close()
