@@ -6,7 +6,10 @@ token or app secret (Textual's crash dump prints local variables). The secrets a
 
     python -m app.demo_backend --db PATH --port N --sim-port M [--customers]
 
-It prints one line `ready receiver=<url> sim=<url>` once both listen, and stops on SIGTERM/SIGINT.
+It prints one line `ready receiver=<url> sim=<url>` once both listen, and stops on SIGTERM/SIGINT, or when its
+standard input reaches end of file: the inbox holds the other end of that pipe, and the kernel closes it however
+the inbox ends (quit, crash, SIGKILL, or SIGHUP when the terminal or SSH connection drops). So the back end never
+outlives the inbox holding its ports.
 """
 
 from __future__ import annotations
@@ -68,10 +71,29 @@ async def run(db: Path, port: int, sim_port: int, customers: bool) -> None:
                 sim.state.world.customers_enabled = True
             print(f"ready receiver=http://127.0.0.1:{receiver_port} sim=http://127.0.0.1:{bound_sim_port}",
                   flush=True)
-            await until_stopped()
+            await _first(until_stopped(), _until_parent_gone())
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _until_parent_gone() -> None:
+    """Returns when standard input is closed: the parent that holds the pipe's other end has gone."""
+    gone = asyncio.Event()
+
+    class Watch(asyncio.Protocol):
+        def connection_lost(self, exc: Exception | None) -> None:
+            gone.set()
+
+    await asyncio.get_running_loop().connect_read_pipe(Watch, sys.stdin)
+    await gone.wait()
+
+
+async def _first(*waits) -> None:
+    tasks = [asyncio.create_task(w) for w in waits]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:
+        task.cancel()
 
 
 def _teach_the_seeded_world(world, db: Path) -> None:

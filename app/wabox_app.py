@@ -18,6 +18,7 @@ from textual.screen import Screen
 from app.screens.commands import ThreadCommands
 from app.screens.inbox import InboxScreen
 from app.thread_state import ThreadDrafts
+from core.config import DEFAULT_DOWNLOADS
 from core.inbox import Inbox
 from core.store.db import Store
 
@@ -35,13 +36,15 @@ class WaboxApp(App[None]):
                 Binding("q", "quit", "Quit", show=False)]
 
     def __init__(self, db_path: Path | str, *, agent: str, clock: Callable[[], float] = time.time,
-                 quota: int = 1000, media_dir: Path | None = None, title_note: str | None = None) -> None:
+                 quota: int = 1000, media_dir: Path | None = None, title_note: str | None = None,
+                 downloads_dir: Path = DEFAULT_DOWNLOADS) -> None:
         super().__init__()
         self.db_path = Path(db_path)
         self.agent = agent
         self.clock = clock
         self.quota = quota
         self.media_dir = media_dir if media_dir is not None else self.db_path.parent / "media"
+        self.downloads_dir = downloads_dir
         self.sub_title = f"{agent}" + (f" · {title_note}" if title_note else "")
         self.store: Store | None = None
         self.inbox: Inbox | None = None
@@ -51,7 +54,8 @@ class WaboxApp(App[None]):
         self.store = await Store.open(self.db_path)
         self.inbox = Inbox(self.store, agent=self.agent, clock=self.clock, quota=self.quota)
         self.drafts = ThreadDrafts(self.inbox)
-        await self.push_screen(InboxScreen(self.inbox, media_dir=self.media_dir, drafts=self.drafts))
+        await self.push_screen(InboxScreen(self.inbox, media_dir=self.media_dir, drafts=self.drafts,
+                                           downloads_dir=self.downloads_dir))
 
     async def on_unmount(self) -> None:
         for worker in list(self.workers):
@@ -69,7 +73,8 @@ class WaboxApp(App[None]):
         """Every shown, enabled binding is also a palette command: the keys are described in one place."""
         yield from super().get_system_commands(screen)
         seen: set[str] = set()
-        for active in screen.active_bindings.values():
+        every = screen.all_bindings if isinstance(screen, InboxScreen) else screen.active_bindings  # not the footer's
+        for active in every.values():
             binding = active.binding
             if binding.show and active.enabled and binding.action not in seen:
                 seen.add(binding.action)

@@ -19,6 +19,7 @@ import platformdirs
 import tomli_w
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v23.0"
+DEFAULT_DOWNLOADS = Path("~/Downloads")  # where the inbox saves media (S); made 0700 when missing
 
 
 class ConfigError(Exception):
@@ -44,6 +45,7 @@ class Config:
     numbers_per_waba: int = 25
     rate_per_second: float = 80.0
     webhook_url: str | None = None  # where a simulator sends webhooks (demo / tests)
+    downloads_dir: Path = DEFAULT_DOWNLOADS
 
     @property
     def media_path(self) -> Path:
@@ -93,6 +95,7 @@ _TEXT, _INTEGER, _NUMBER, _ID = "a string", "an integer", "a number", "a string 
 SCHEMA: dict[str, object] = {
     "db": _TEXT,
     "media_dir": _TEXT,
+    "downloads_dir": _TEXT,
     "meta": {"graph_url": _TEXT, "webhook_url": _TEXT},
     "limits": {"monthly_quota": _INTEGER, "numbers_per_waba": _INTEGER, "rate_per_second": _NUMBER},
     "channels": [{"name": _TEXT, "waba_id": _ID, "phone_number_id": _ID, "display_phone_number": _TEXT}],
@@ -175,6 +178,7 @@ def load_config(explicit: str | Path | None = None, *, db: str | Path | None = N
         numbers_per_waba=limits.get("numbers_per_waba", 25),
         rate_per_second=float(limits.get("rate_per_second", 80.0)),
         webhook_url=meta.get("webhook_url"),
+        downloads_dir=Path(data.get("downloads_dir") or DEFAULT_DOWNLOADS),
     )
 
 

@@ -25,6 +25,7 @@ log = logging.getLogger("wabox.ingest")
 # Only a real customer message opens or renews the 24-hour window. Meta does not document whether reactions,
 # system notices or unsupported messages do; counting them could let an agent send into a closed window
 # (131047), so we take the conservative reading of reference §6.
+# (Repeated word for word in the schema's message_session_opener index and core.store.conversations.)
 _NOT_SESSION = frozenset({"reaction", "system", "unsupported"})
 _QUARANTINE_CHECKED = frozenset({"text", "image", "video", "document", "interactive", "button"})
 # A timestamp further ahead of our clock than this is taken as "now": a message from the future would hold a
@@ -304,8 +305,8 @@ def _change(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) -> 
         result.duplicates += 1
         return None
     result.new_messages += 1
-    original = _one(db, "SELECT id, thread_id FROM message WHERE channel = ? AND wamid = ?",
-                    (m.channel, m.original_wamid))
+    original = _one(db, "SELECT id, thread_id FROM message WHERE channel = ? AND wamid = ? AND direction = 'in'",
+                    (m.channel, m.original_wamid))  # a customer changes only what they sent
     if original is None:
         result.parked += 1
         return None

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import logging
 import mimetypes
+import time
 import uuid
 from pathlib import Path
 
@@ -33,30 +34,84 @@ def sha256_matches(data_sha256: bytes, given: str | None) -> bool:
     return given in (base64.b64encode(data_sha256).decode(), data_sha256.hex())
 
 
-async def download_inbound(store: Store, api: CloudApi, media_dir: Path, message: InboundMessage) -> Path | None:
-    """Fetch one message's media and record where it lives; on failure log and leave the row as it was."""
+RETRY_FIRST_SECONDS = 30
+RETRY_FACTOR = 4
+RETRY_ATTEMPTS = 6  # 30 s, 2 min, 8 min, 32 min, ~2 h: well inside the 7 days Meta keeps a media id
+
+
+def retry_delay(attempts: int) -> int | None:
+    """Seconds to wait after the `attempts`-th failure, or None when there will be no more tries."""
+    if attempts >= RETRY_ATTEMPTS:
+        return None
+    return RETRY_FIRST_SECONDS * RETRY_FACTOR ** (attempts - 1)
+
+
+async def download_inbound(store: Store, api: CloudApi, media_dir: Path, message: InboundMessage, *,
+                           now: float | None = None) -> Path | None:
+    """Fetch one message's media right after its webhook is committed."""
     if not message.media_id:
         return None
+    return await download_media(store, api, media_dir, channel=message.channel, wamid=message.wamid,
+                                media_id=message.media_id, mime_type=message.mime_type, sha256=message.sha256,
+                                now=time.time() if now is None else now)
+
+
+async def download_media(store: Store, api: CloudApi, media_dir: Path, *, channel: str, wamid: str, media_id: str,
+                         mime_type: str | None, sha256: str | None, now: float) -> Path | None:
+    """Fetch and check one media file and record where it lives; on failure record why, and when to try again
+    (a transient failure, with backoff) or that it will not be tried again (Meta refused it, or it was altered)."""
     private_dir(media_dir)  # 0700: nobody else can reach a file in it, even while it is being written
-    dest = media_dir / f"{uuid.uuid4().hex}{extension_for(message.mime_type)}"
+    dest = media_dir / f"{uuid.uuid4().hex}{extension_for(mime_type)}"
     try:
-        info = await api.media_info(message.media_id)
+        info = await api.media_info(media_id)
         size = await api.download_media(info.url, dest, max_bytes=INBOUND_MAX)
     except CloudApiError as error:
-        log.warning("media %s of %s not downloaded: %s", message.media_id, message.wamid, error)
+        log.warning("media %s of %s not downloaded: %s", media_id, wamid, error)
+        dest.unlink(missing_ok=True)
+        await _failed(store, channel, wamid, str(error), retry=error.retryable, now=now)
         return None
     dest.chmod(0o600)  # and 0600 should it ever be copied or the folder opened up
     digest = hashlib.sha256(dest.read_bytes()).digest()
-    if not sha256_matches(digest, message.sha256 or info.sha256):
-        log.error("media %s of %s failed its sha256 check; discarded", message.media_id, message.wamid)
+    if not sha256_matches(digest, sha256 or info.sha256):
+        log.error("media %s of %s failed its sha256 check; discarded", media_id, wamid)
         dest.unlink(missing_ok=True)
+        await _failed(store, channel, wamid, "the file did not match its sha256: discarded", retry=False, now=now)
         return None
 
     def record(db) -> None:
-        row = db.execute("UPDATE message SET media_path = ?, file_size = ? WHERE channel = ? AND wamid = ?"
-                         " RETURNING thread_id", (str(dest), size, message.channel, message.wamid)).fetchone()
+        row = db.execute("UPDATE message SET media_path = ?, file_size = ?, media_error = NULL,"
+                         " media_retry_at = NULL WHERE channel = ? AND wamid = ? RETURNING thread_id",
+                         (str(dest), size, channel, wamid)).fetchone()
         if row:
             log_changes(db, [("message", row["thread_id"])])
 
     await store.write(record)
     return dest
+
+
+async def _failed(store: Store, channel: str, wamid: str, reason: str, *, retry: bool, now: float) -> None:
+    def record(db) -> None:
+        found = db.execute("SELECT media_attempts FROM message WHERE channel = ? AND wamid = ?",
+                           (channel, wamid)).fetchone()
+        if found is None:
+            return
+        attempts = found["media_attempts"] + 1
+        delay = retry_delay(attempts) if retry else None
+        row = db.execute("UPDATE message SET media_error = ?, media_attempts = ?, media_retry_at = ?"
+                         " WHERE channel = ? AND wamid = ? RETURNING thread_id",
+                         (reason[:500], attempts, int(now) + delay if delay is not None else None, channel,
+                          wamid)).fetchone()
+        log_changes(db, [("message", row["thread_id"])])
+
+    await store.write(record)
+
+
+async def retry_due(store: Store, api: CloudApi, media_dir: Path, *, now: float) -> int:
+    """Try again every failed download whose time has come; returns how many were tried."""
+    due = await store.fetchall("SELECT channel, wamid, media_id, mime_type, sha256 FROM message"
+                               " WHERE media_retry_at IS NOT NULL AND media_retry_at <= ? AND media_path IS NULL"
+                               " ORDER BY media_retry_at LIMIT 50", (int(now),))
+    for row in due:
+        await download_media(store, api, media_dir, channel=row["channel"], wamid=row["wamid"],
+                             media_id=row["media_id"], mime_type=row["mime_type"], sha256=row["sha256"], now=now)
+    return len(due)

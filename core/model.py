@@ -174,6 +174,8 @@ class ChatMessage:
     file_size: int | None = None
     file_name: str | None = None
     media_path: str | None = None  # where the downloaded file lives (a name wabox made)
+    media_error: str | None = None  # why the last download failed
+    media_retrying: bool = False  # wabox serve tries that download again later
     sha256: str | None = None
     quarantined: bool = False
     quarantine_reason: str | None = None

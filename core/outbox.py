@@ -208,6 +208,11 @@ class Sender:
             log.error("channel %s: the access token was refused (%s); sending paused", row.channel, error.code)
             await self._write(_token_refused, row, self.owner, error, now + self.backoff.token_pause, int(now))
             return
+        if row.channel in self.probing and error.http_status is not None and error.http_status < 500:
+            # Meta judged the message itself (e.g. 131026): the token was accepted, the channel works again.
+            self.probing.discard(row.channel)
+            self.paused.pop(row.channel, None)
+            await self._write(_set_health, row.channel, "ok", int(now))
         if error.code == TEMPLATE_MISSING and self.on_unknown_template is not None:
             try:
                 await self.on_unknown_template()

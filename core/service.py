@@ -1,4 +1,5 @@
-"""What `wabox serve` runs beside the receiver: the outbox sender, template sync, media downloads.
+"""What `wabox serve` runs beside the receiver: the outbox sender, template sync, the numbers' health refresh, and
+(after each commit) media downloads.
 
 Kept apart from the receiver so that the demo back end runs exactly the same set."""
 
@@ -19,7 +20,7 @@ import httpx
 from core.cloudapi import CloudApi, CloudApiError
 from core.channels import refresh_health
 from core.config import Config, Secrets
-from core.media import download_inbound
+from core.media import download_inbound, retry_due
 from core.outbox import Sender
 from core.server import OnCommitted
 from core.store import Store
@@ -30,6 +31,7 @@ log = logging.getLogger("wabox.service")
 TEMPLATE_SYNC_SECONDS = 15 * 60
 RESTART_SECONDS = 5
 HEALTH_REFRESH_SECONDS = 5 * 60
+MEDIA_RETRY_POLL_SECONDS = 15  # the first retry is due 30 s after a failure
 
 
 def _api(config: Config, secrets: Secrets, http: httpx.AsyncClient) -> CloudApi:
@@ -95,12 +97,20 @@ async def run_health_refresh(config: Config, secrets: Secrets, store_path: Path)
             await asyncio.sleep(HEALTH_REFRESH_SECONDS)
 
 
+async def run_media_retry(config: Config, secrets: Secrets, store_path: Path) -> None:
+    """Failed media downloads, tried again with backoff (core.media.retry_delay) until they succeed or give up."""
+    async with _graph_session(config, secrets, store_path) as (store, api):
+        while True:
+            await retry_due(store, api, config.media_path, now=time.time())
+            await asyncio.sleep(MEDIA_RETRY_POLL_SECONDS)
+
+
 def background_tasks(config: Config, secrets: Secrets, store_path: Path) -> list[Coroutine[Any, Any, None]]:
     """Coroutines that run as long as `wabox serve` does."""
     if not secrets.access_token:
         return []
     return [_supervised(job.__name__, job, config, secrets, store_path)
-            for job in (run_sender, run_template_sync, run_health_refresh)]
+            for job in (run_sender, run_template_sync, run_health_refresh, run_media_retry)]
 
 
 async def _supervised(name: str, job, *args: Any) -> None:

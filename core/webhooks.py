@@ -2,6 +2,8 @@
 
 Parsing is lenient (reference §5): unknown keys are ignored, optional ones may be missing, every entry/change/
 message/status is visited, and an unknown message type becomes an `unsupported` message carrying its raw JSON.
+Bytes from the network go through `loads`, which makes text storable: a lone surrogate (valid JSON, invalid
+UTF-8) becomes U+FFFD.
 Only an unusable envelope raises ParseError.
 """
 
@@ -165,7 +167,6 @@ Event = InboundMessage | StatusUpdate | ChannelError | OtherChange
 def parse(payload: Any) -> list[Event]:
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
         raise ParseError("not a webhook body: no entry[] list")
-    payload = valid_text(payload)
     events: list[Event] = []
     for entry in _dicts(payload["entry"]):
         waba_id = _str(entry.get("id"))
@@ -281,7 +282,7 @@ def _flow_fields(response_json: Any) -> str:
     """A WhatsApp Flow's answers as "key: value" lines (the flow_token is ours, not the customer's answer)."""
     try:
         answers = json.loads(response_json) if isinstance(response_json, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what Python parses: keep it as sent
         return _str(response_json) or ""
     if not isinstance(answers, dict):
         return _str(response_json) or ""
@@ -322,25 +323,6 @@ def envelope(number: dict, *, contacts: list | None = None, messages: list | Non
         value["statuses"] = statuses
     return {"object": "whatsapp_business_account",
             "entry": [{"id": number["waba_id"], "changes": [{"value": value, "field": "messages"}]}]}
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def valid_text(value: Any) -> Any:
-    """The JSON value with every lone surrogate (JSON allows "\\ud83d" alone; UTF-8 and SQLite do not) made U+FFFD,
-    in keys and strings alike; everything else is returned as it is."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return _SURROGATE.sub("\ufffd", value)
-        return value
-    if isinstance(value, dict):
-        return {valid_text(k): valid_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [valid_text(item) for item in value]
-    return value
 
 
 def _str(value: Any) -> str | None:

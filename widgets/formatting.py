@@ -30,6 +30,12 @@ def session_badge(last_inbound_at: int | None, now: float) -> str:
     return policy.format_session_left(policy.session_left(last_inbound_at, now))
 
 
+def session_left(last_inbound_at: int | None, now: float) -> str | None:
+    """`23h`, `12m`, `45s` left of the customer's 24-hour session, or None when it expired."""
+    seconds = policy.session_left(last_inbound_at, now)
+    return policy.format_session_left(seconds) if seconds > 0 else None
+
+
 def file_size(size: int | None) -> str:
     if size is None:
         return "size unknown"

@@ -21,7 +21,7 @@ from textual.strip import Strip
 from textual.worker import Worker, WorkerState
 
 from core.model import ThreadStatus, ThreadSummary
-from widgets.formatting import session_badge, short_time
+from widgets.formatting import session_left, short_time
 from widgets.literal import literal
 
 Loader = Callable[[int, int], Awaitable[list[ThreadSummary]]]
@@ -31,6 +31,11 @@ KEEP_PAGES = 20
 
 
 class ThreadList(ScrollView, can_focus=True):
+    """Each thread in two rows: who the customer is (name; their number) and on which of our channels, whether the
+    thread is closed or the 24-hour session expired (two different things, named apart), the owner and a preview."""
+
+    COMPONENT_CLASSES = {"thread-list--unread", "thread-list--session", "thread-list--expired",
+                         "thread-list--closed", "thread-list--meta"}
     BINDINGS = [
         Binding("j,down", "cursor_down", "Down", show=False),
         Binding("k,up", "cursor_up", "Up", show=False),
@@ -39,8 +44,8 @@ class ThreadList(ScrollView, can_focus=True):
         Binding("pagedown,ctrl+d", "page_down", "Page down", show=False),
         Binding("pageup,ctrl+u", "page_up", "Page up", show=False),
         Binding("enter,l", "open", "Open", tooltip="Open the highlighted thread", id="list.open"),
-        Binding("space,x", "toggle_select", "Select", tooltip="Select the thread for a bulk action",
-                id="list.select"),
+        Binding("space,x", "toggle_select", "Select", tooltip="Select the thread for a bulk action and move to the "
+                "next (close, reopen, assign act on the selection)", id="list.select"),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True)
@@ -59,7 +64,7 @@ class ThreadList(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.total = 0
         self.now = 0.0
-        self.numbers: dict[str, str] = {}  # phone_number_id -> display number
+        self.channels: dict[str, str] = {}  # phone_number_id -> the channel's name
         self.selected: set[int] = set()
         self.drafted: set[int] = set()  # threads with an unsent draft: marked ✎
         self._pages: OrderedDict[int, list[ThreadSummary]] = OrderedDict()
@@ -69,11 +74,11 @@ class ThreadList(ScrollView, can_focus=True):
 
     # ---- attributes down --------------------------------------------------------------------------------------
     def show(self, total: int, first_page: list[ThreadSummary], loader: Loader, *, now: float,
-             numbers: dict[str, str], keep_cursor: bool = False, page_at: int = 0) -> None:
+             channels: dict[str, str], keep_cursor: bool = False, page_at: int = 0) -> None:
         """A new list (view, search, order) or a fresh read of the same one (`keep_cursor`)."""
         previous = self.current.id if keep_cursor and self.current else None
         self._generation += 1
-        self.total, self._loader, self.now, self.numbers = total, loader, now, numbers
+        self.total, self._loader, self.now, self.channels = total, loader, now, channels
         self._pages.clear()
         self._pending.clear()
         self._pages[page_at // PAGE] = first_page
@@ -138,20 +143,28 @@ class ThreadList(ScrollView, can_focus=True):
         return strip.crop_extend(0, width, None).apply_style(self.rich_style)
 
     def _row_line(self, t: ThreadSummary, part: int, width: int) -> Content:
-        badge = session_badge(t.last_inbound_at, self.now) if t.status is not ThreadStatus.CLOSED else "done"
+        style = self.get_visual_style
         if part == 0:
-            mark = "●" if t.unread else " "
-            chosen = "✓" if t.id in self.selected else ("✎" if t.id in self.drafted else " ")
-            right = Content.assemble((f" {badge:>6}", "green" if badge not in ("closed", "done") else "dim"),
+            if t.status is ThreadStatus.CLOSED:
+                state, look = "closed", "thread-list--closed"  # the thread: an agent closed it
+            else:
+                left = session_left(t.last_inbound_at, self.now)  # the 24-hour session, on an open thread
+                state, look = (f"{left} left", "thread-list--session") if left else ("expired", "thread-list--expired")
+            right = Content.assemble((f" {state:>8}", style(look, partial=True)),
                                      f" {short_time(t.last_message_at, self.now):>9}")
             name = literal(t.contact_name or t.e164 or t.wa_id or t.user_id or "?", limit=200, keep_newlines=False)
             room = max(width - 3 - right.cell_length, 1)
-            left = Content.assemble((mark, "bold cyan"), chosen, " ").append(
+            left_part = Content.assemble(("●" if t.unread else " ", style("thread-list--unread", partial=True)),
+                                         "✓" if t.id in self.selected else ("✎" if t.id in self.drafted else " "),
+                                         " ").append(
                 name.truncate(room, ellipsis=True).stylize("bold" if t.unread else ""))
-            return left.pad_right(max(room + 3 - left.cell_length, 0)).append(right)
-        number = self.numbers.get(t.channel, t.channel)
-        owner = f"@{t.owner}" if t.owner else "unassigned"
-        meta = Content.assemble("   ", (f"{number} ", "dim"), (literal(owner, limit=40, keep_newlines=False)), " │ ")
+            return left_part.pad_right(max(room + 3 - left_part.cell_length, 0)).append(right)
+        customer = t.e164 or t.wa_id or t.user_id or ""
+        channel = self.channels.get(t.channel, t.channel)
+        meta = Content.assemble("   ", literal(customer, limit=40, keep_newlines=False), " · ",
+                                literal(channel, limit=30, keep_newlines=False),
+                                literal(f" · @{t.owner}" if t.owner else "", limit=40, keep_newlines=False),
+                                " │ ").stylize(style("thread-list--meta", partial=True))
         preview = literal(t.preview.replace("\n", " ⏎ "), limit=400, keep_newlines=False)
         return meta.append(preview).truncate(width, ellipsis=True)
 

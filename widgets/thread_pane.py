@@ -42,6 +42,7 @@ def _payload(message: ChatMessage) -> dict:
 
 
 class ThreadPane(ScrollView, can_focus=True):
+    COMPONENT_CLASSES = {"thread-pane--media-failed"}
     BINDINGS = [
         Binding("j,down", "select_next", "Next message", show=False),
         Binding("k,up", "select_previous", "Previous message", show=False),
@@ -68,6 +69,7 @@ class ThreadPane(ScrollView, can_focus=True):
         self.revealed: set[int] = set()
         self.now = 0.0
         self.our_number = ""
+        self.media_keys = ""  # "O view · S save": the screen's real keys for a media message
         self._lines: list[tuple[int, Content]] = []  # (message index or -1, line)
         self._starts: list[int] = []  # first line of each message
         self._width = 0
@@ -198,9 +200,16 @@ class ThreadPane(ScrollView, can_focus=True):
         lines: list[Content] = []
         if m.type in MEDIA_TYPES:
             name = literal(m.file_name, limit=200, keep_newlines=False) if m.file_name else Content("")
-            where = "" if m.media_path or m.direction is Direction.OUT else " · not downloaded yet"
+            here = bool(m.media_path) or m.direction is Direction.OUT
+            keys = f"  ({self.media_keys})" if here and self.media_keys else ""
             lines.append(Content.assemble(("📎 ", ""), (str(m.type), "bold"), f" · {file_size(m.file_size)} ",
-                                          name, (where + "  (o open · s save)", "dim")))
+                                          name, ("" if here or m.media_error else " · not downloaded yet", "dim"),
+                                          (keys, "dim")))
+            if m.media_error and not m.media_path:
+                lines.append(Content.assemble(("✗ download failed: ", ""), literal(m.media_error, limit=300),
+                                              (" — trying again" if m.media_retrying else " — wabox will not retry",
+                                               "")).stylize(self.get_visual_style("thread-pane--media-failed",
+                                                                                  partial=True)))
         elif m.type is MessageType.LOCATION:
             loc = _payload(m).get("location", {})
             loc = loc if isinstance(loc, dict) else {}

@@ -37,8 +37,10 @@ def _start_backend(db: Path, args: argparse.Namespace, log_path: Path) -> tuple[
     if not args.quiet_customers:
         command.append("--customers")
     log = log_path.open("ab")
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                             start_new_session=True)  # ctrl+c in the inbox is not for the child
+    # stdin is a pipe only this process writes to: when it ends, however it ends, the child reads end of file and
+    # stops (app/demo_backend.py). Its own session: ctrl+c in the inbox is not for the child.
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.PIPE,
+                             start_new_session=True)
     deadline = time.monotonic() + READY_TIMEOUT
     assert child.stdout is not None
     while time.monotonic() < deadline:
@@ -58,6 +60,8 @@ def _start_backend(db: Path, args: argparse.Namespace, log_path: Path) -> tuple[
 
 
 def _stop(child: subprocess.Popen) -> None:
+    if child.stdin is not None:
+        child.stdin.close()  # the child's signal to stop; SIGTERM too, for one that does not read it yet
     if child.poll() is None:
         os.killpg(child.pid, signal.SIGTERM)
         try:
@@ -83,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(error), REFUSED) from None
     (db.parent / "demo.json").write_text(json.dumps({"db": str(db), **urls}, indent=2))
     try:
+        from app.screens.media import prepare_terminal_images
         from app.wabox_app import WaboxApp
 
+        prepare_terminal_images()
         WaboxApp(db, agent=agent, title_note=f"demo · simulator {urls.get('sim')}").run()
     finally:
         _stop(child)

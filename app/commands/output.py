@@ -7,7 +7,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from core.model import ChatMessage, ThreadSummary
+from core import policy
+from core.model import ChatMessage, Direction, ThreadSummary
 from core.text import one_line
 
 
@@ -16,8 +17,20 @@ def print_json(value: object) -> None:
     sys.stdout.write("\n")
 
 
-def thread_json(t: ThreadSummary) -> dict:
-    return {"id": t.id, "status": t.status.value, "channel": t.channel,
+def session_state(t: ThreadSummary, now: float) -> str:
+    """The customer's 24-hour window: "active" or "expired" — never "closed", which is the thread's status."""
+    return "active" if t.session_expires_at is not None and t.session_expires_at > now else "expired"
+
+
+def session_text(t: ThreadSummary, now: float) -> str:
+    left = policy.session_left(t.last_inbound_at, now)
+    return f"{policy.format_session_left(left)} left" if left > 0 else "expired"
+
+
+def thread_json(t: ThreadSummary, now: float | None = None) -> dict:
+    """`status` is the thread's (open/closed); `session` the customer's 24-hour window (active/expired)."""
+    return {"id": t.id, "status": t.status.value,
+            "session": session_state(t, time.time() if now is None else now), "channel": t.channel,
             "contact": {"id": t.contact_id, "name": t.contact_name, "wa_id": t.wa_id, "user_id": t.user_id,
                         "e164": t.e164},
             "owner": t.owner, "team": t.team, "session_expires_at": t.session_expires_at,
@@ -48,7 +61,7 @@ def message_text(m: ChatMessage) -> str:
         return "[quarantined: " + (m.quarantine_reason or "") + "]"
     marks = (["[deleted by the customer]"] if m.revoked_at else []) + [m.text or m.file_name or ""]
     marks += ["[edited]"] if m.edited_at else []
-    marks += [f"[{m.error_reason}]"] if m.direction.value == "in" and m.error_reason else []
+    marks += [f"[{m.error_reason}]"] if m.direction is Direction.IN and m.error_reason else []
     return " ".join(p for p in marks if p)
 
 

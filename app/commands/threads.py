@@ -7,8 +7,7 @@ import asyncio
 import time
 
 from app.commands._common import CommandError, agent_name, config_from, open_store
-from app.commands.output import print_json, table, thread_json, when
-from core import policy
+from app.commands.output import print_json, session_text, table, thread_json, when
 from core.store.reads import list_threads
 from core.views import BUILTIN_BY_KEY, search_problem
 
@@ -26,11 +25,11 @@ async def _threads(args: argparse.Namespace) -> int:
         print_json([thread_json(t) for t in found])
         return 0
     now = time.time()
-    print(table(["ID", "CONTACT", "NUMBER", "SESSION", "UNREAD", "OWNER", "LAST", "PREVIEW"],
-                [[str(t.id), t.contact_name, t.e164 or t.wa_id or t.user_id or "",
-                  policy.format_session_left(policy.session_left(t.last_inbound_at, now)),
-                  str(t.unread or ""), t.owner or "", when(t.last_message_at), t.preview] for t in found],
-                widths={1: 24, 7: 50}))
+    print(table(["ID", "CONTACT", "NUMBER", "STATUS", "SESSION", "UNREAD", "OWNER", "LAST", "PREVIEW"],
+                [[str(t.id), t.contact_name, t.e164 or t.wa_id or t.user_id or "", t.status.value,
+                  session_text(t, now), str(t.unread or ""), t.owner or "", when(t.last_message_at), t.preview]
+                 for t in found],
+                widths={1: 24, 8: 50}))
     return 0
 
 

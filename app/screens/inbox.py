@@ -11,31 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from app import handoff
+from app.screens.confirm import ConfirmScreen
+from app.screens.help import HelpScreen, sections
+from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
+from app.screens.media import MediaScreen
 from app.screens.prompts import (AssignPrompt, Assignment, Attachment, AttachPrompt, NewView, NewViewPrompt,
                                  SettingsScreen)
-from app.screens.template_picker import TemplateChoice, TemplatePicker
+from app.screens.template_picker import SendFacts, TemplateChoice, TemplatePicker, thread_language
 from app.thread_state import SAVE_AFTER, ThreadDrafts
-from core import phones
+from core import phones, policy
+from core.config import DEFAULT_DOWNLOADS
 from core.inbox import PAGE, Changes, Inbox, OpenThread, ReplyRefused
 from core.model import ChatMessage, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
 from core.text import printable
@@ -50,7 +52,8 @@ from widgets.thread_pane import ThreadPane
 # Actions that need a thread (the highlighted row, the selection, or the open thread).
 _ON_THREADS = {"close_threads", "reopen_threads", "assign_me", "assign", "mark_unread"}
 _ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata"}
-_ON_MESSAGE = {"reveal", "retry", "open_media", "save_media"}
+_MOVE_TYPING = {"reply", "template", "note", "attach"}  # priority keys: a text field with focus keeps its letters
+_ON_MESSAGE = {"reveal", "retry", "view_media", "save_media"}
 _PANES = "#views, #list-column, #conversation"  # what can hold the focus, as the agent sees it
 _DONE = {"close": "Closed", "reopen": "Reopened", "unread": "Marked unread", "assign": "Assigned"}
 
@@ -60,7 +63,7 @@ log = logging.getLogger("wabox.inbox")
 
 # A terminal sends escape and the key typed right after it as one alt+key ("esc j" typed fast is alt+j): out of
 # the composer, that is the key itself; typed into the draft, "esc j enter" would send it.
-_AFTER_ESCAPE = [Binding(f"alt+{key}", f"after_escape({char!r})", show=False, priority=True)
+_AFTER_ESCAPE = [Binding(f"alt+{key}", f"after_escape({char!r})", show=False, priority=True, system=True)
                  for key, char in [*((c, c) for c in "abcdefghijklmnopqrstuvwxyz"),
                                    *((f"shift+{c}", c.upper()) for c in "abcdefghijklmnopqrstuvwxyz"),
                                    ("enter", "enter"), ("slash", "slash"), ("comma", "comma"), ("space", "space")]]
@@ -73,15 +76,19 @@ def job(*, group: str, exclusive: bool = False) -> Callable:
 
 class InboxScreen(Screen[None]):
     AUTO_FOCUS = "ThreadList"
-    # Below 150 columns the contact panel gives its room to the conversation (i shows it); styles.tcss.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-medium"), (150, "-wide")]
+    # Below 120 columns one pane at a time (the list, or the thread while it has focus); below 160 the contact
+    # panel is an overlay that i shows. styles.tcss draws each.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-medium"), (160, "-wide")]
     BINDINGS = [
         Binding("slash", "search", "Search", tooltip="Search messages, names and numbers in this view",
                 id="inbox.search"),
+        # Keys that move the typing elsewhere are priority bindings: resolved as they are routed, so the keys typed
+        # right after them follow (check_action gives them back to a text field that has focus).
         Binding("r", "reply", "Reply", tooltip="Write in the open thread (a template when the session is closed)",
-                id="inbox.reply"),
-        Binding("t", "template", "Template", tooltip="Send an approved template", id="inbox.template"),
-        Binding("N", "note", "Note", tooltip="Write an internal note (agents only)", id="inbox.note"),
+                id="inbox.reply", priority=True),
+        Binding("t", "template", "Template", tooltip="Send an approved template", id="inbox.template",
+                priority=True),
+        Binding("N", "note", "Note", tooltip="Write an internal note (agents only)", id="inbox.note", priority=True),
         Binding("c", "close_threads", "Close", tooltip="Close the thread (or the selected threads)",
                 id="inbox.close"),
         Binding("o", "reopen_threads", "Reopen", tooltip="Reopen the thread (or the selected threads)",
@@ -96,31 +103,46 @@ class InboxScreen(Screen[None]):
                 id="inbox.details"),
         Binding("R", "reveal", "Reveal", tooltip="Reveal the selected quarantined message", id="inbox.reveal"),
         Binding("y", "retry", "Retry", tooltip="Retry the selected failed message", id="inbox.retry"),
-        Binding("A", "attach", "Attach", tooltip="Attach a file to the open thread", id="inbox.attach"),
-        Binding("O", "open_media", "Open file", tooltip="Open the selected media with the system opener",
-                id="inbox.open_media"),
-        Binding("S", "save_media", "Save file", tooltip="Save the selected media to ~/Downloads",
+        Binding("A", "attach", "Attach", tooltip="Attach a file to the open thread", id="inbox.attach",
+                priority=True),
+        Binding("O", "view_media", "View", tooltip="Show the selected media here: an image drawn in the terminal",
+                id="inbox.view_media"),
+        Binding("S", "save_media", "Save", tooltip="Save the selected media to the downloads folder",
                 id="inbox.save_media"),
         Binding("i", "toggle_contact", "Contact", tooltip="Show or hide the contact panel", id="inbox.contact"),
+        Binding("b", "toggle_views", "Views", tooltip="Show or hide the views on a narrow screen", id="inbox.views"),
+        Binding("question_mark,f1", "help", "Help", tooltip="Every key, by pane (f1 while typing)", id="inbox.help"),
         Binding("v", "new_view", "New view", tooltip="Create a custom view from filters", id="inbox.new_view"),
         Binding("comma", "settings", "Settings", tooltip="Notification settings", id="inbox.settings"),
         # Priority: escape moves the focus as it is pressed, so keys typed right after it go where it leads.
-        Binding("escape", "back", "Back", show=False, priority=True),
+        Binding("escape", "back", "Back", tooltip="Back to the thread list", priority=True),
         *_AFTER_ESCAPE,
     ]
 
     open_thread: var[ThreadSummary | None] = var(None)
 
-    def __init__(self, inbox: Inbox, *, media_dir: Path | None = None, drafts: ThreadDrafts | None = None) -> None:
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """What the footer shows: the keys that matter in the focused pane (`all_bindings` has every one)."""
+        return footer_bindings(_SCREEN_ACTIONS, focused_pane(self.focused), self.all_bindings)
+
+    @property
+    def all_bindings(self) -> dict[str, ActiveBinding]:
+        return super().active_bindings
+
+    def __init__(self, inbox: Inbox, *, media_dir: Path | None = None, drafts: ThreadDrafts | None = None,
+                 downloads_dir: Path = DEFAULT_DOWNLOADS) -> None:
         super().__init__()
         self.inbox = inbox
         self.media_dir = media_dir
+        self.downloads_dir = downloads_dir
         self.drafts = drafts or ThreadDrafts(inbox)
         self.views: list[View] = []
         self.view: View | None = None
         self.search = ""
         self.order = "recent"
         self.numbers: dict[str, str] = {}
+        self.channel_names: dict[str, str] = {}  # what the thread list calls each channel
         self.settings: dict[str, bool] = {}
         self.message: ChatMessage | None = None
         self.notified = 0  # toasts shown (tests read it)
@@ -150,6 +172,7 @@ class InboxScreen(Screen[None]):
         return self.query_one(Composer)
 
     def on_mount(self) -> None:
+        self.query_one(ThreadPane).media_keys = hint(self.app, self.BINDINGS, ["view_media", "save_media"])
         self._last_tick = self.inbox.now()
         self.start()
         self.follow_changes()  # its own worker: no load the agent starts can cancel it
@@ -171,6 +194,7 @@ class InboxScreen(Screen[None]):
         """The pane holding the focus is marked (styles.tcss: `.-focused`): the agent sees what keys act on."""
         for pane in self.query(_PANES):
             pane.set_class(event.widget is pane or pane in event.widget.ancestors, "-focused")
+        self.set_class(focused_pane(event.widget) != "list", "-reading")  # narrow: the focused pane is shown
 
     # ---- one error policy -------------------------------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -200,7 +224,7 @@ class InboxScreen(Screen[None]):
             self._change_seq = await self.inbox.change_seq()  # the follower misses nothing from here on
             await self.drafts.load()
             self.query_one(ThreadList).mark_drafted(self.drafts.written)
-            self.numbers = {k: c.display_phone_number for k, c in (await self.inbox.channels()).items()}
+            self._channels_known(await self.inbox.channels())
             self.settings = await self.inbox.settings()
             self.views = await self.inbox.views()
             if self.view is None:  # the agent may have picked one already
@@ -209,6 +233,10 @@ class InboxScreen(Screen[None]):
             self._ready.set()
         await self._load_list()
         await self._load_counts()
+
+    def _channels_known(self, channels: dict) -> None:
+        self.numbers = {k: c.display_phone_number for k, c in channels.items()}
+        self.channel_names = {k: c.name or c.display_phone_number for k, c in channels.items()}
 
     async def _load_counts(self) -> None:
         self.views = await self.inbox.views()
@@ -237,13 +265,13 @@ class InboxScreen(Screen[None]):
             return  # a newer list (another view, search or order) was asked for meanwhile
         if search and len(first) == PAGE and not keep_cursor:
             # A broad search: show the first page now, count the rest after (the count costs as much again).
-            thread_list.show(PAGE, first, loader, now=self.inbox.now(), numbers=self.numbers)
+            thread_list.show(PAGE, first, loader, now=self.inbox.now(), channels=self.channel_names)
             self._list_title(view, None, search, order)
             await asyncio.sleep(0)
         total = page_at + len(first) if len(first) < PAGE else await self.inbox.count(view, search)
         if generation != self._list_generation:
             return
-        thread_list.show(total, first, loader, now=self.inbox.now(), numbers=self.numbers,
+        thread_list.show(total, first, loader, now=self.inbox.now(), channels=self.channel_names,
                          keep_cursor=keep_cursor or bool(search and len(first) == PAGE), page_at=page_at)
         self._list_title(view, total, search, order)
 
@@ -262,6 +290,7 @@ class InboxScreen(Screen[None]):
     @on(ViewSidebar.ViewChosen)
     def choose_view(self, event: ViewSidebar.ViewChosen) -> None:
         self.view = event.view
+        self.remove_class("-views-shown")
         self.reload_list()
         self.query_one(ThreadList).focus()
 
@@ -275,6 +304,8 @@ class InboxScreen(Screen[None]):
         before anything is read: a key pressed from here on can only write into this thread's draft."""
         self._bind_composer(thread_id)
         self.load_thread(thread_id)
+        if self.has_class("-narrow"):  # one pane at a time: the thread takes the screen, escape gives it back
+            self.set_focus(self.query_one(ThreadPane))
 
     def refresh_thread(self, thread_id: int) -> None:
         """Read the open thread again (a live change, a send), keeping the agent's place in it."""
@@ -389,7 +420,7 @@ class InboxScreen(Screen[None]):
 
     async def _apply(self, changes: Changes) -> None:
         if "view" in changes.kinds or "channel" in changes.kinds:
-            self.numbers = {k: c.display_phone_number for k, c in (await self.inbox.channels(fresh=True)).items()}
+            self._channels_known(await self.inbox.channels(fresh=True))
         await self._load_list(keep_cursor=True)  # what the agent is looking at first, the counts after
         bound = self.composer.thread_id
         if bound is not None and bound in changes.thread_ids:
@@ -418,18 +449,23 @@ class InboxScreen(Screen[None]):
         return [self.open_thread.id]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """False hides a key that does nothing here, so a narrow footer holds the ones that do."""
+        if action in _MOVE_TYPING and isinstance(self.focused, (Input, TextArea)):
+            return False  # a letter typed into a field
         if action in _ON_THREADS and not (self.open_thread or self.query_one(ThreadList).total):
-            return None
+            return False
         if action in _ON_OPEN and self.open_thread is None:
-            return None
+            return False
         message = self.message
         if action == "reveal" and not (message and message.quarantined):
-            return None
+            return False
         if action == "retry" and not (message and message.retryable):
-            return None
-        if action in ("open_media", "save_media") and not (message and message.type in MEDIA_TYPES
+            return False
+        if action == "toggle_views" and not self.has_class("-narrow"):
+            return False
+        if action in ("view_media", "save_media") and not (message and message.type in MEDIA_TYPES
                                                             and message.media_path):
-            return None
+            return False
         return True
 
     # ---- agent actions ----------------------------------------------------------------------------------------
@@ -450,8 +486,9 @@ class InboxScreen(Screen[None]):
         self.reload_list()
         self.query_one(ThreadList).focus()
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         """Back to the list: out of the composer or the thread, or clearing the search."""
+        await keys_delivered(self.focused)  # what was typed before escape lands where it was typed
         search, thread_list = self.query_one("#search", Input), self.query_one(ThreadList)
         if search.has_focus or (self.search and thread_list.has_focus):
             search.value = ""
@@ -460,21 +497,22 @@ class InboxScreen(Screen[None]):
             self.reload_list()
         self.set_focus(thread_list)  # now, not after a refresh: the next key is already on its way
 
-    def action_after_escape(self, key: str) -> None:
-        self.action_back()
+    async def action_after_escape(self, key: str) -> None:
+        await self.action_back()
         # To the list as the key itself, before any key that came after it (private: Textual has no public way).
         thread_list = self.query_one(ThreadList)
         thread_list._forward_event(events.Key(key, key if len(key) == 1 else None))
 
-    def action_reply(self) -> None:
+    async def action_reply(self) -> None:
+        await keys_delivered(self.focused)
         if self.composer.session_closed:
-            self.action_template()
+            await self.action_template()
             return
-        self.composer.area.focus()
+        self.set_focus(self.composer.area)  # now: Widget.focus() would wait behind the keys already typed
 
     def action_note(self) -> None:
         self.composer.use_note()
-        self.composer.area.focus()
+        self.set_focus(self.composer.area)
 
     @on(Composer.Send)
     def send(self, event: Composer.Send) -> None:
@@ -499,29 +537,43 @@ class InboxScreen(Screen[None]):
         self.refresh_thread(thread_id)
 
     @on(Composer.TemplateWanted)
-    def template_wanted(self) -> None:
-        self.action_template()
+    async def template_wanted(self) -> None:
+        await self.action_template()
 
-    def action_template(self) -> None:
-        self.pick_template()
-
-    @job(group="template")
-    async def pick_template(self) -> None:
+    async def action_template(self) -> None:
+        """Awaited where the key was routed, so the keys typed after `t` go to the picker's search box."""
+        await keys_delivered(self.focused)
         composer = self.composer
         target, thread_id = composer.target, composer.thread_id
         if thread_id is None:
             return
         to = target.thread_id if target and not target.note else thread_id
-        templates = await self.inbox.templates()
-        quota = await self.inbox.quota()
-        rules = await self.inbox.rules(to)
-        warning = (f"Sending opens a new business-initiated conversation: it counts against this month's quota "
-                   f"({quota.used} of {quota.quota} used).") if rules.template_opens == "business" else None
-        choice = await self.app.push_screen_wait(TemplatePicker(templates, warning=warning,
-                                                                quota=f"{quota.used}/{quota.quota} this month"))
-        if choice is not None:
-            await self._send_template(to, choice)
-            self.refresh_thread(thread_id)
+        try:  # not a worker (the keys typed next must wait for the picker): the one error policy by hand
+            thread = await self.inbox.thread(to)
+            quota, rules, templates = await self.inbox.quota(), await self.inbox.rules(to), await self.inbox.templates()
+        except Exception as error:
+            self._failed("template", error)
+            return
+        if thread is None:
+            return
+        now = self.inbox.now()
+        left = (policy.format_session_left(int(rules.session_expires_at - now))
+                if rules.session_expires_at and rules.session_expires_at > now and not rules.text_refused
+                else "closed")
+        facts = SendFacts(customer=_customer(thread), session_left=left, conversation=rules.template_opens,
+                          quota_used=quota.used, quota=quota.quota,
+                          language=thread_language(self.query_one(ThreadPane).messages, thread.e164))
+
+        def chosen(choice: TemplateChoice | None) -> None:
+            if choice is not None:
+                self.send_template(to, thread_id, choice)
+
+        await self.app.push_screen(TemplatePicker(templates, facts), callback=chosen)
+
+    @job(group="outbox")
+    async def send_template(self, to: int, thread_id: int, choice: TemplateChoice) -> None:
+        await self._send_template(to, choice)
+        self.refresh_thread(thread_id)
 
     async def _send_template(self, thread_id: int, choice: TemplateChoice) -> None:
         try:
@@ -529,19 +581,23 @@ class InboxScreen(Screen[None]):
         except ReplyRefused as refused:
             self.notify(refused.reason, title="Not sent", severity="error", markup=False)
 
-    def action_attach(self) -> None:
-        self.attach()
-
-    @job(group="attach")
-    async def attach(self) -> None:
+    async def action_attach(self) -> None:
+        await keys_delivered(self.focused)
         thread_id = self.composer.thread_id
         if thread_id is None:
             return
         draft = self.drafts.get(thread_id)
         kept = Attachment(draft.attachment, draft.caption) if draft.attachment else None
-        choice: Attachment | None = await self.app.push_screen_wait(AttachPrompt(kept))
-        if choice is None:
-            return
+
+        def chosen(choice: Attachment | None) -> None:
+            if choice is not None:
+                self.attach(thread_id, choice)
+
+        await self.app.push_screen(AttachPrompt(kept), callback=chosen)  # awaited: the next keys go to its path
+
+    @job(group="outbox")
+    async def attach(self, thread_id: int, choice: Attachment) -> None:
+        draft = self.drafts.get(thread_id)
         self.drafts.put(replace(self.drafts.get(thread_id), attachment=choice.path, caption=choice.caption))
         try:
             await self.inbox.queue_media(thread_id, Path(choice.path).expanduser(), caption=choice.caption or None,
@@ -568,13 +624,22 @@ class InboxScreen(Screen[None]):
         self.composer.area.focus()
 
     def action_close_threads(self) -> None:
-        self.act("close")
+        self._confirmed("Close", lambda ids: self.act("close", ids=ids))
 
     def action_reopen_threads(self) -> None:
-        self.act("reopen")
+        self._confirmed("Reopen", lambda ids: self.act("reopen", ids=ids))
 
     def action_assign_me(self) -> None:
-        self.act("assign", Assignment(owner=self.inbox.agent))
+        self._confirmed("Assign to you", lambda ids: self.act("assign", Assignment(owner=self.inbox.agent), ids))
+
+    def _confirmed(self, verb: str, run: Callable[[list[int]], object]) -> None:
+        """An action on more than one thread asks first ("Close: 12 threads?"); on one, it just acts."""
+        ids = self._targets()
+        if len(ids) <= 1:
+            run(ids)
+            return
+        self.app.push_screen(ConfirmScreen(f"{verb}: {len(ids)} threads?"),
+                             callback=lambda yes: run(ids) if yes else None)
 
     def action_mark_unread(self) -> None:
         self.act("unread")
@@ -586,7 +651,8 @@ class InboxScreen(Screen[None]):
     async def assign_prompt(self) -> None:
         ids = self._targets()
         choice: Assignment | None = await self.app.push_screen_wait(AssignPrompt())
-        if choice is not None:
+        if choice is not None and (len(ids) <= 1 or await self.app.push_screen_wait(
+                ConfirmScreen(f"Assign {len(ids)} threads to {choice.team or choice.owner or 'nobody'}?"))):
             self.act("assign", choice, ids)
 
     @job(group="outbox")
@@ -635,6 +701,17 @@ class InboxScreen(Screen[None]):
     def action_toggle_contact(self) -> None:
         self.toggle_class("-contact-toggled")
 
+    def action_toggle_views(self) -> None:
+        self.toggle_class("-views-shown")
+        if self.has_class("-views-shown"):
+            self.query_one(ViewSidebar).focus()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(sections(
+            self.app.BINDINGS, self.BINDINGS, {"list": ThreadList.BINDINGS, "views": ViewSidebar.BINDINGS,
+                                               "thread": ThreadPane.BINDINGS, "composer": Composer.BINDINGS,
+                                               "template": TemplatePicker.BINDINGS})))
+
     def action_reveal(self) -> None:
         pane = self.query_one(ThreadPane)
         if pane.current is not None:
@@ -665,33 +742,25 @@ class InboxScreen(Screen[None]):
             path = self.media_dir / path
         return path if path.is_file() else None
 
-    def action_open_media(self) -> None:
-        path = self._media_file()
-        if path is None:
+    def action_view_media(self) -> None:
+        path, message = self._media_file(), self.message
+        if path is None or message is None:
             self.notify("The file is not on this machine yet.", severity="warning", markup=False)
             return
-        opener = "open" if sys.platform == "darwin" else "xdg-open"
-        try:
-            subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
-        except OSError as error:
-            self.notify(f"Cannot open it: {printable(str(error))}", severity="error", markup=False)
+        self.app.push_screen(MediaScreen(message, path),
+                             callback=lambda save: self.action_save_media() if save else None)
 
     def action_save_media(self) -> None:
         path, message = self._media_file(), self.message
         if path is None or message is None:
             self.notify("The file is not on this machine yet.", severity="warning", markup=False)
             return
-        downloads = Path.home() / "Downloads"
-        folder = downloads if downloads.is_dir() else Path.cwd()
-        wanted = "".join(ch if ch.isalnum() or ch in "._- " else "_" for ch in (message.file_name or path.name))
-        target = folder / (wanted.strip(" .") or path.name)
-        stem, n = target, 1
-        while target.exists():
-            target = stem.with_name(f"{stem.stem}-{n}{stem.suffix}")
-            n += 1
-        shutil.copyfile(path, target)
-        self.notify(f"Saved to {target}", markup=False)
+        try:
+            target = handoff.save_copy(path, self.downloads_dir, message.file_name)
+        except OSError as error:
+            self.notify(f"Not saved: {printable(str(error), limit=200)}", severity="error", markup=False)
+            return
+        self.notify(f"Saved to {printable(str(target), limit=300)}", markup=False)
 
     def action_new_view(self) -> None:
         self.new_view()
@@ -743,3 +812,6 @@ def _acted(what: str, names: list[str], assignment: Assignment | None) -> str:
     if len(names) == 1:
         return f"{done}: {printable(names[0], limit=60)}{printable(to, limit=60)}"
     return f"{done} {len(names)} threads{printable(to, limit=60)}"
+
+
+_SCREEN_ACTIONS = {binding.action for binding in InboxScreen.BINDINGS}  # the footer filters only these

@@ -12,6 +12,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Static
 
+from app.screens.keys import keys_delivered
+
 
 class _Prompt(ModalScreen):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -50,7 +52,11 @@ class Attachment:
 
 
 class AttachPrompt(_Prompt):
-    """`kept`: the file picked for this thread earlier and not sent (refused, or the agent left)."""
+    """`kept`: the file picked for this thread earlier and not sent (refused, or the agent left). enter is a
+    priority binding and focus moves with set_focus (not the deferred Widget.focus): a caption typed right after
+    the path's enter lands in the caption field however loaded the machine is."""
+
+    BINDINGS = [Binding("enter", "next", "Next field / attach", priority=True)]
 
     def __init__(self, kept: Attachment | None = None) -> None:
         super().__init__()
@@ -63,14 +69,17 @@ class AttachPrompt(_Prompt):
             yield Input(kept.path if kept else "", placeholder="path to the file", id="attach-path")
             yield Input(kept.caption if kept else "", placeholder="caption (optional)", id="attach-caption")
 
-    @on(Input.Submitted, "#attach-path")
-    def _next(self) -> None:
-        self.query_one("#attach-caption", Input).focus()
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#attach-path", Input))
 
-    @on(Input.Submitted, "#attach-caption")
-    def _done(self) -> None:
+    async def action_next(self) -> None:
+        await keys_delivered(self.focused)
+        caption = self.query_one("#attach-caption", Input)
+        if self.focused is not caption:
+            self.set_focus(caption)
+            return
         path = self.query_one("#attach-path", Input).value.strip()
-        self.dismiss(Attachment(path, self.query_one("#attach-caption", Input).value) if path else None)
+        self.dismiss(Attachment(path, caption.value) if path else None)
 
 
 @dataclass(frozen=True)

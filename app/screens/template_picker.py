@@ -1,23 +1,31 @@
 """The template picker (F7, F9): search approved templates, fill one input per parameter, preview, send.
 
 Template text comes from Meta but was written by whoever made the template: it is drawn with literal() too.
-Before sending, the agent sees that a new conversation will be counted and how much of the month's quota is used.
+The picker says what is true of the thread it sends to: the session (open, with the time left, or closed), whether
+sending starts a conversation that counts against the month's quota, and how much of it is used. The template in
+the thread's language is highlighted first. `enter` acts where the agent is, resolved before the next key is
+routed (a priority binding), so a fast typist's parameters land in the field they were typed for.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+
+import phonenumbers
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.model import Template
+from app.screens.keys import hint, keys_delivered
+from core.model import ChatMessage, MessageType, Template
 from core.sending import render_template, template_parameters
 from widgets.literal import literal
 
@@ -28,83 +36,172 @@ class TemplateChoice:
     params: list[str]
 
 
+@dataclass(frozen=True)
+class SendFacts:
+    """What is true of the thread a template goes to, as the inbox knows it now."""
+    customer: str
+    session_left: str          # "23h", "12m" … or "closed"
+    conversation: str | None   # what sending starts: "customer", "business", or None (one is open: not counted)
+    quota_used: int
+    quota: int
+    language: str | None       # the thread's language: its last template's, else its country's
+
+
+def conversation_line(facts: SendFacts) -> str:
+    quota = f"Quota: {facts.quota_used} of {facts.quota} used this month."
+    if facts.conversation == "business":
+        return f"Sending opens a new business-initiated conversation (counted).\n{quota}"
+    if facts.conversation == "customer":
+        return f"Sending opens the conversation of this session (counted).\n{quota}"
+    return f"A conversation is open: sending is not counted again.\n{quota}"
+
+
+def thread_language(messages: list[ChatMessage], phone: str | None) -> str | None:
+    """The language of the thread's last template, else the country of the customer's number ("pl", "gb")."""
+    for message in reversed(messages):
+        if message.type is MessageType.TEMPLATE:
+            try:
+                code = json.loads(message.payload or "{}").get("template", {}).get("language", {}).get("code")
+            except (ValueError, AttributeError):
+                code = None
+            if code:
+                return str(code)
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone or ""))
+    except phonenumbers.NumberParseException:
+        return None
+    return region.lower() if region and region != "ZZ" else None
+
+
+def preferred_index(templates: list[Template], language: str | None) -> int:
+    """The first template in the thread's language (`pl`, `en_US`; a country code matches `de` or `en_GB`)."""
+    if language:
+        wanted = language.lower()
+        for exact in (True, False):
+            for i, t in enumerate(templates):
+                code = t.language.lower()
+                if code == wanted or (not exact and wanted in code.replace("-", "_").split("_")):
+                    return i
+    return 0
+
+
+class SearchBox(Input):
+    """The search field: up and down move the list's highlight, so enter picks what the agent sees."""
+
+    BINDINGS = [Binding("down", "move(1)", "Next template", show=False),
+                Binding("up", "move(-1)", "Previous template", show=False)]
+
+    @dataclass
+    class Move(Message):
+        delta: int
+
+    def action_move(self, delta: int) -> None:
+        self.post_message(self.Move(delta))
+
+
 class TemplatePicker(ModalScreen[TemplateChoice | None]):
     BINDINGS = [
-        Binding("escape", "dismiss_picker", "Cancel", tooltip="Close the template picker"),
+        Binding("enter", "enter", "Choose / next field", tooltip="Pick the highlighted template, then fill each "
+                "parameter", priority=True),
         Binding("ctrl+s", "send", "Send template", tooltip="Send the template with these parameters"),
+        Binding("escape", "dismiss_picker", "Cancel", tooltip="Close the template picker"),
     ]
 
-    def __init__(self, templates: list[Template], *, warning: str | None, quota: str) -> None:
+    def __init__(self, templates: list[Template], facts: SendFacts) -> None:
         super().__init__()
         self.templates = templates
-        self.warning = warning
-        self.quota = quota
+        self.facts = facts
+        self.shown: list[Template] = []
+        self.searched: str | None = None  # the search text the list shows
         self.chosen: Template | None = None
 
     def compose(self) -> ComposeResult:
+        facts = self.facts
+        session = ("session closed" if facts.session_left == "closed" else f"session open, {facts.session_left} left")
         with Vertical(id="picker"):
-            yield Static(Content.styled("Send a template (the session is closed)", "bold"), id="picker-title")
-            yield Input(placeholder="search approved templates", id="template-search")
-            yield OptionList(id="template-list")
-            yield VerticalScroll(id="template-params")
-            yield Static(Content(""), id="template-preview")
-            yield Static(Content(""), id="template-warning")
-            yield Static(Content.styled("enter: choose / next field · ctrl+s: send · esc: cancel", "dim"))
+            yield Static(Content.assemble(("Template to ", "bold"), literal(facts.customer, limit=60,
+                                                                             keep_newlines=False).stylize("bold"),
+                                          f" · {session}"), id="picker-title")
+            yield SearchBox(placeholder="search approved templates (↓ ↑ move)", id="template-search", compact=True)
+            with VerticalScroll(id="picker-body"):  # shrinks first: the truth below stays on a 24-row screen
+                yield OptionList(id="template-list", compact=True)
+                yield Vertical(id="template-params")
+                yield Static(Content(""), id="template-preview")
+            yield Static(conversation_line(facts), id="template-warning",
+                         classes="-counted" if facts.conversation else "")
+            yield Static(Content.styled(hint(self.app, self.BINDINGS, ["enter", "send", "dismiss_picker"]), "dim"),
+                         id="template-keys")
 
     def on_mount(self) -> None:
-        self._list(self.templates)
-        self.query_one("#template-warning", Static).update(Content.assemble(
-            ("⚠ " + self.warning + " " if self.warning else "", "bold yellow"), (f"Quota: {self.quota}", "dim")))
-        self.query_one("#template-search", Input).focus()
+        self._search_for("")
+        self.set_focus(self.query_one(SearchBox))  # now, not after the keys already queued (Widget.focus defers)
 
-    def _list(self, templates: list[Template]) -> None:
+    def _search_for(self, text: str) -> None:
+        if text == self.searched:
+            return
+        self.searched = text
+        needle = text.strip().lower()
+        templates = [t for t in self.templates if needle in t.name.lower()]
+        self.shown = templates
         options = self.query_one("#template-list", OptionList)
         options.clear_options()
         options.add_options(Option(Content.assemble(literal(t.name, limit=80, keep_newlines=False),
-                                                     (f"  {t.language} · {t.category}", "dim")), id=str(i))
-                            for i, t in enumerate(self.templates) if t in templates)
+                                                     (f"  {t.language} · {t.category}", "dim")))
+                            for t in templates)
         if templates:
-            options.highlighted = 0
+            options.highlighted = preferred_index(templates, self.facts.language)
 
     @on(Input.Changed, "#template-search")
     def _search(self, event: Input.Changed) -> None:
-        needle = event.value.strip().lower()
-        self._list([t for t in self.templates if needle in t.name.lower()])
+        self._search_for(event.value)
 
-    @on(Input.Submitted, "#template-search")
-    def _first(self) -> None:
+    @on(SearchBox.Move)
+    def _move(self, event: SearchBox.Move) -> None:
         options = self.query_one("#template-list", OptionList)
-        if options.highlighted is not None:
-            options.action_select()
+        if options.option_count:
+            options.highlighted = max(0, min((options.highlighted or 0) + event.delta, options.option_count - 1))
+
+    async def action_enter(self) -> None:
+        """In the search box or the list: choose the highlighted template. In a parameter: the next field."""
+        focused = self.focused
+        await keys_delivered(focused)
+        if isinstance(focused, Input) and focused.has_class("template-param"):
+            params = list(self.query(".template-param").results(Input))
+            following = params[params.index(focused) + 1:]
+            if following:
+                self.set_focus(following[0])
+            return
+        self._search_for(self.query_one(SearchBox).value)  # what was typed, even before its Changed arrives
+        highlighted = self.query_one("#template-list", OptionList).highlighted
+        if highlighted is not None and highlighted < len(self.shown):
+            await self._choose(self.shown[highlighted])
 
     @on(OptionList.OptionSelected, "#template-list")
-    async def _choose(self, event: OptionList.OptionSelected) -> None:
-        self.chosen = self.templates[int(event.option.id or 0)]
-        box = self.query_one("#template-params", VerticalScroll)
+    async def _clicked(self, event: OptionList.OptionSelected) -> None:
+        await self._choose(self.shown[event.option_index])
+
+    async def _choose(self, template: Template) -> None:
+        self.chosen = template
+        box = self.query_one("#template-params", Vertical)
         await box.remove_children()
-        names = template_parameters(self.chosen)
-        await box.mount_all(Input(placeholder=f"{{{{{name}}}}}", id=f"param-{i}", classes="template-param")
-                            for i, name in enumerate(names))
+        names = template_parameters(template)
+        await box.mount_all(Input(placeholder=f"{{{{{name}}}}}", id=f"param-{i}", classes="template-param",
+                                  compact=True) for i, name in enumerate(names))
         self._preview()
-        inputs = list(box.query(Input))
-        (inputs[0] if inputs else self.query_one("#template-list", OptionList)).focus()
+        params = list(box.query(Input))
+        self.set_focus(params[0] if params else self.query_one("#template-list", OptionList))
 
     @on(Input.Changed, ".template-param")
     def _preview(self) -> None:
         if self.chosen is None:
             return
-        values = self.values()
         names = template_parameters(self.chosen)
-        text = render_template(self.chosen, [v or "{{" + n + "}}" for n, v in zip(names, values)])
+        text = render_template(self.chosen, [v or "{{" + n + "}}" for n, v in zip(names, self.values())])
         self.query_one("#template-preview", Static).update(
             Content.assemble(("Preview: ", "bold"), literal(text, limit=2000)))
 
-    @on(Input.Submitted, ".template-param")
-    def _next_field(self) -> None:
-        self.focus_next()
-
     def values(self) -> list[str]:
-        return [i.value for i in self.query_one("#template-params", VerticalScroll).query(Input)]
+        return [i.value for i in self.query_one("#template-params", Vertical).query(Input)]
 
     def action_send(self) -> None:
         if self.chosen is None:

@@ -37,6 +37,7 @@ def chat_message(row: Mapping[str, Any], history: tuple[StatusChange, ...] = ())
         context_wamid=row["context_wamid"], author=row["author"], raw_type=row["raw_type"],
         media_id=row["media_id"], mime_type=row["mime_type"], file_size=row["file_size"],
         file_name=row["file_name"], media_path=row["media_path"], sha256=row["sha256"],
+        media_error=row["media_error"], media_retrying=row["media_retry_at"] is not None,
         quarantined=bool(row["quarantined"]), quarantine_reason=row["quarantine_reason"],
         payload=row["payload"], status_history=history, edited_at=row["edited_at"], revoked_at=row["revoked_at"],
         retryable=bool(row["retryable"]) if "retryable" in row.keys() else False,

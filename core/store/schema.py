@@ -370,7 +370,15 @@ ALTER TABLE outbox ADD COLUMN client_key TEXT;
 CREATE UNIQUE INDEX outbox_by_client_key ON outbox(client_key);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_DRAFTS_AND_CLIENT_KEYS)
+# A failed media download: why, how often it was tried, and when to try again (NULL: no more tries).
+_MEDIA_RETRY = """
+ALTER TABLE message ADD COLUMN media_error TEXT;
+ALTER TABLE message ADD COLUMN media_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE message ADD COLUMN media_retry_at INTEGER;
+CREATE INDEX message_media_retry ON message(media_retry_at) WHERE media_retry_at IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_DRAFTS_AND_CLIENT_KEYS, _MEDIA_RETRY)
 
 
 async def migrate(db: aiosqlite.Connection) -> None:

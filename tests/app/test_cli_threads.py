@@ -110,6 +110,20 @@ def test_a_missing_thread_is_a_clear_error(db):
     assert result.returncode == 1 and result.stderr == "wabox: no thread 999\n"
 
 
+def test_thread_status_and_session_are_named_apart_in_json_and_text(db):
+    """A closed thread is `status: closed`; a customer silent for over 24 h is `session: expired` (issue 7, #13)."""
+    threads = [t for view in ("open", "closed")
+               for t in json.loads(wabox("threads", "--db", str(db), "--json", "--view", view).stdout)]
+    assert {t["status"] for t in threads} == {"open", "closed"}
+    assert {t["session"] for t in threads} == {"expired"}  # the fixtures' customers wrote long ago
+    text = wabox("threads", "--db", str(db), "--view", "closed").stdout
+    assert text.splitlines()[0].split()[3:5] == ["STATUS", "SESSION"]
+    closed = next(line for line in text.splitlines() if "48698765432" in line)
+    assert " closed " in closed and " expired " in closed
+    one = wabox("thread", "--db", str(db), str(threads[0]["id"])).stdout.splitlines()[0]
+    assert "(thread open · session expired)" in one
+
+
 def test_thread_shows_metas_reason_edits_deletions_and_flow_answers(tmp_path, fixtures_dir):
     path = tmp_path / "content.db"
 

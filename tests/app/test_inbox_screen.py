@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -35,8 +34,9 @@ async def test_list_shows_open_threads_newest_first_with_badges(seeded_db: Path)
         rows = [thread_list(app).thread_at(i).id for i in range(thread_list(app).total)]
         assert rows == [1, 2, 3, 4, 6]
         text = screen_text(pilot)
-        assert "Alice Nowak" in text and "21h" in text and "closed" in text and "30m" in text
-        assert "+1 555 0200" in text and "@marek" in text and "unassigned" in text
+        assert "Alice Nowak" in text and "21h left" in text and "expired" in text and "30m left" in text
+        assert "+48600300400 · Sales · @marek" in text and "+48600900100 · Support │" in text
+        assert "+1 555 0200" not in text  # our own number is not the customer's
 
 
 async def test_open_thread_marks_it_read_and_draws_every_kind(seeded_db: Path):
@@ -150,10 +150,19 @@ async def test_bulk_select_then_close_and_assign(seeded_db: Path):
         assert "✓" in screen_text(pilot)
         await pilot.press("m")
         await settle(pilot)
+        assert "Assign to you: 2 threads?" in screen_text(pilot)  # more than one thread: asked first
+        await pilot.press("y")
+        await settle(pilot)
         assert db_rows(seeded_db, "SELECT id FROM thread WHERE owner = ? ORDER BY id", (AGENT,)) == [
             (1,), (2,), (4,), (5,)]
         await pilot.press("space", "space")
         await pilot.press("c")
+        await settle(pilot)
+        assert "Close: 2 threads?" in screen_text(pilot)
+        await pilot.press("n")  # no: nothing is closed, the selection stays
+        await settle(pilot)
+        assert db_rows(seeded_db, "SELECT id FROM thread WHERE status = 'closed' ORDER BY id") == [(5,)]
+        await pilot.press("c", "y")
         await settle(pilot)
         assert db_rows(seeded_db, "SELECT id FROM thread WHERE status = 'closed' ORDER BY id") == [(3,), (4,), (5,)]
 
@@ -302,7 +311,7 @@ async def test_failed_message_shows_the_api_reason_and_offers_retry(seeded_db: P
         assert app.screen.query_one(ThreadPane).has_focus
         assert app.screen.check_action("retry", ()) is True
         await pilot.press("k")  # the customer's message: nothing to retry
-        assert app.screen.check_action("retry", ()) is None
+        assert app.screen.check_action("retry", ()) is False  # hidden: the footer keeps its room for what works
 
 
 @pytest.fixture
@@ -339,34 +348,6 @@ async def test_session_badges_count_down_without_a_keypress(seeded_db: Path):
         app.screen.tick()
         await pilot.pause()
         assert "[session closed]" in screen_text(pilot)
-
-
-async def test_media_is_saved_and_opened_with_the_system_opener(seeded_db: Path, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch):
-    media = tmp_path / "media"
-    media.mkdir()
-    (media / "abc123.jpg").write_bytes(b"\xff\xd8jpeg")
-    conn = sqlite3.connect(seeded_db)
-    with conn:
-        conn.execute("UPDATE message SET media_path = 'abc123.jpg' WHERE wamid = 'wamid.A4'")
-    conn.close()
-    home = tmp_path / "home"
-    (home / "Downloads").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    opened = []
-    monkeypatch.setattr("subprocess.Popen", lambda args, **kw: opened.append(args))
-    app = WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW, media_dir=media)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("tab", "k", "k", "k", "k")  # up to the image
-        assert pane(app).current.file_name == "receipt.jpg"
-        await pilot.press("S")
-        await pilot.pause()
-        assert (home / "Downloads" / "receipt.jpg").read_bytes() == b"\xff\xd8jpeg"
-        await pilot.press("O")
-        assert opened and opened[0][-1] == str(media / "abc123.jpg")
 
 
 async def test_compose_in_editor(seeded_db: Path, monkeypatch: pytest.MonkeyPatch):

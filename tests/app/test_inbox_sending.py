@@ -46,7 +46,7 @@ async def test_closed_session_turns_the_composer_into_the_template_picker(seeded
         await pilot.pause()
         text = screen_text(pilot)
         assert "pending_one" not in text and "opens a new business-initiated conversation" in text
-        assert "0 of 1000 used" in text  # the seed's one conversation (thread 4) only holds a failed reply
+        assert "Quota: 0 of 1000 used this month." in text  # the seed's one conversation only holds a failed reply
         await pilot.press(*"Bob", "enter", *"A-42")
         await pilot.pause()
         assert "Preview: Hi Bob, your order A-42 is on its way." in screen_text(pilot)

@@ -69,3 +69,35 @@ def test_quarantined_message(snap_compare, seeded_db: Path):
 def test_hostile_text(snap_compare, seeded_db: Path):
     assert snap_compare(WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW), terminal_size=SIZE,
                         run_before=opening(2, "d"))
+
+
+# The sizes an agent uses (issue 7): 80x24 over SSH, one pane at a time; 160x48, everything side by side.
+SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+
+
+def keys_after(row: int | None, *keys: str):
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        if row is not None:
+            await opening(row)(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        await pilot.pause(0.2)
+    return run_before
+
+
+SCREENS = {
+    "list": keys_after(None),
+    "open_thread": keys_after(0),
+    "composer": keys_after(0, "r", *"Dzień dobry, sprawdzam."),
+    "template_picker": keys_after(1, "t", *"order", "enter", *"Bob"),
+    "help": keys_after(None, "question_mark"),
+}
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("state", SCREENS)
+def test_sizes(snap_compare, seeded_db: Path, state: str, size: str):
+    assert snap_compare(WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW), terminal_size=SIZES[size],
+                        run_before=SCREENS[state])

@@ -16,7 +16,7 @@ async def test_serve_refreshes_each_numbers_health_from_the_graph_api(tmp_path):
                         channels=(ChannelConfig("Ogrody A", WABA, NUMBER_A, "48221234567"),))
         secrets = Secrets(access_token=Secret(TOKEN))
         jobs = background_tasks(config, secrets, loop.db)
-        assert len(jobs) == 3
+        assert len(jobs) == 4  # sender, template sync, health refresh, media download retries
         for job in jobs:
             job.close()  # only counted here
         task = asyncio.create_task(run_health_refresh(config, secrets, loop.db))

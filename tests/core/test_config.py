@@ -96,3 +96,18 @@ def test_help_names_no_secret():
         out = subprocess.run([sys.executable, "-m", "app.cli", *args, "--help"], capture_output=True, text=True,
                              env=env).stdout
         assert "EAAG" not in out and "app-secret-in-env" not in out and "usage: wabox" in out
+
+
+def test_ids_written_as_toml_integers_are_kept_as_text_and_every_other_type_is_named(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[[channels]]\nname = "A"\nwaba_id = 402118765430099\nphone_number_id = 583920174655001\n'
+                    "[limits]\nrate_per_second = 12.5\n")
+    config = load_config(path, env={})
+    assert (config.channels[0].waba_id, config.channels[0].phone_number_id) == ("402118765430099", "583920174655001")
+    assert config.rate_per_second == 12.5
+    path.write_text('[[channels]]\nname = 7\nwaba_id = "1"\nphone_number_id = "2"\n')
+    with pytest.raises(ConfigError, match=r"channels\[1\]\.name must be a string, not 7$"):
+        load_config(path, env={})
+    path.write_text("[[channels]]\nname = \"A\"\nwaba_id = \"1\"\nphone_number_id = \"2\"\nphone = \"x\"\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'channels\[1\]\.phone'"):
+        load_config(path, env={})

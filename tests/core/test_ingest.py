@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import webhooks
 from core.store import Store
 from tests.core.ingest_helpers import (CHANNEL_A, CHANNEL_B, OUR_TEXT_TO_ANNA, add_outbound, apply, load, state)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from core import webhooks
 from core.store.reads import thread_messages
 from tests.core.ingest_helpers import apply, load
@@ -56,11 +58,12 @@ def test_a_flow_reply_shows_the_customers_answers_not_sent(fixtures_dir):
         "zgoda: true"]  # kept byte-exact; drawing neutralises the escape (see the CLI test below)
 
 
-def test_a_flow_reply_with_broken_json_keeps_the_raw_answer(fixtures_dir):
+@pytest.mark.parametrize("answer", ["{oops", "[" * 100_000 + "]" * 100_000, '["not", "an object"]'])
+def test_a_flow_reply_that_is_not_a_json_object_keeps_the_raw_answer(fixtures_dir, answer):
     body = load(fixtures_dir, "interactive_nfm_reply.json")
-    body["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"]["nfm_reply"]["response_json"] = "{oops"
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"]["nfm_reply"]["response_json"] = answer
     [message] = webhooks.parse(body)
-    assert message.text == "{oops"
+    assert message.text == answer
 
 
 async def test_an_edit_replaces_the_text_keeps_the_history_and_is_marked(store, fixtures_dir):

@@ -81,3 +81,14 @@ async def test_a_restarted_sender_probes_a_channel_whose_token_was_refused(store
     s = sender_at(store, graph, clock)
     await run_for(s, clock, 75)
     assert len(graph.sent) == 2  # a probe at once and one a minute later, not a batch of eight
+
+
+async def test_a_probe_meta_refuses_for_another_reason_proves_the_token_works(store, fixtures_dir):
+    await eight_customers_waiting(store, fixtures_dir, health="token_invalid")
+    graph = Graph((400, 131026, "(#131026) Message undeliverable", "not on WhatsApp"))
+    clock = Clock(START)
+    s = sender_at(store, graph, clock)
+    await run_for(s, clock, 3)
+    assert await store.scalar("SELECT health FROM channel") == "ok"
+    assert await store.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'") == 7  # no minute's wait
+    assert await store.scalar("SELECT count(*) FROM outbox WHERE state = 'failed'") == 1

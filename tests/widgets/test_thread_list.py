@@ -36,7 +36,7 @@ class ListApp(App[None]):
 
     def on_mount(self) -> None:
         first = self.first if self.first is not None else [row(i) for i in range(min(PAGE, self.total))]
-        self.query_one(ThreadList).show(self.total, first, self.loader, now=NOW, numbers={"111": "+1 555 0100"})
+        self.query_one(ThreadList).show(self.total, first, self.loader, now=NOW, channels={"111": "Sales"})
         self.query_one(ThreadList).focus()
 
     def on_thread_list_thread_opened(self, event: ThreadList.ThreadOpened) -> None:
@@ -70,9 +70,35 @@ async def test_space_and_x_select_for_bulk_actions():
 async def test_rows_draw_customer_text_literally():
     hostile = row(0, contact_name="[b]boss[/b]\x1b[2J", preview="[@click=app.quit]x[/] \u202eabc", unread=1)
     app = ListApp(1, [hostile])
-    async with app.run_test(size=(70, 6)) as pilot:
+    async with app.run_test(size=(90, 6)) as pilot:
         await pilot.pause()
         lst = app.query_one(ThreadList)
         lines = ["".join(s.text for s in lst.render_line(y)) for y in range(2)]
         assert "● " in lines[0] and "[b]boss[/b]␛[2J" in lines[0] and "23h" in lines[0]
-        assert "[@click=app.quit]x[/] ⟨U+202E⟩abc" in lines[1] and "+1 555 0100" in lines[1]
+        assert "[@click=app.quit]x[/] ⟨U+202E⟩abc" in lines[1]
+
+
+def drawn(app: ListApp, rows: int) -> list[str]:
+    lst = app.query_one(ThreadList)
+    return ["".join(s.text for s in lst.render_line(y)) for y in range(rows * 2)]
+
+
+async def test_a_row_names_the_customer_by_their_number_and_the_channel_by_its_name():
+    app = ListApp(1, [row(0, e164="+48 600 000 000")])
+    async with app.run_test(size=(80, 6)) as pilot:
+        await pilot.pause()
+        lines = drawn(app, 1)
+        assert "Customer 0" in lines[0]
+        assert lines[1].startswith("   +48 600 000 000 · Sales │ hello 0")  # their number, not ours
+
+
+async def test_a_closed_thread_and_an_expired_session_are_named_apart():
+    threads = [row(0, last_inbound_at=NOW - 3600), row(1, last_inbound_at=NOW - 30 * 3600),
+               row(2, status=ThreadStatus.CLOSED, last_inbound_at=NOW - 3600)]
+    app = ListApp(3, threads)
+    async with app.run_test(size=(80, 10)) as pilot:
+        await pilot.pause()
+        lines = drawn(app, 3)
+        assert "23h left" in lines[0]
+        assert "expired" in lines[2] and "closed" not in lines[2]  # open thread, session over
+        assert "closed" in lines[4] and "expired" not in lines[4] and "done" not in lines[4]

@@ -62,7 +62,7 @@ async def test_veil_failed_reason_and_reactions():
 
 async def test_a_newer_reaction_replaces_the_older_and_an_empty_one_removes_it():
     app = PaneApp()
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with app.run_test(size=(100, 40)):
         pane = app.query_one(ThreadPane)
         first = message(1, direction=Direction.OUT, text="our offer")
         pane.show_thread(THREAD, [first, message(2, type=MessageType.REACTION, text="👍", context_wamid="wamid.1"),
@@ -73,6 +73,23 @@ async def test_a_newer_reaction_replaces_the_older_and_an_empty_one_removes_it()
                                   message(3, type=MessageType.REACTION, text="", context_wamid="wamid.1")],
                          more_before=False, now=NOW)
         assert "reactions" not in text_of(pane)
+
+
+async def test_a_failed_media_download_says_why_and_whether_it_is_retried():
+    retrying = message(1, type=MessageType.IMAGE, text="", media_id="m1", file_name="a.jpg",
+                       media_error="(131052) Media download error", media_retrying=True)
+    given_up = message(2, type=MessageType.DOCUMENT, text="", media_id="m2", file_name="b.pdf",
+                       media_error="the file did not match its sha256: discarded")
+    app = PaneApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(ThreadPane)
+        pane.media_keys = "O view · S save"
+        pane.show_thread(THREAD, [retrying, given_up], more_before=False, now=NOW)
+        await pilot.pause()
+        text = text_of(pane)
+        assert "✗ download failed: (131052) Media download error — trying again" in text
+        assert "✗ download failed: the file did not match its sha256: discarded — wabox will not retry" in text
+        assert "O view" not in text  # no keys for a file that is not here
 
 
 async def test_metas_reason_on_an_inbound_message_edits_and_deletions_are_shown():
