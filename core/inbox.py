@@ -184,11 +184,16 @@ class Inbox:
         others = await self.contact_threads(thread.contact_id) or [thread]
         numbers = await self.channels()
         targets = [thread, *(t for t in others if t.id != thread.id and t.channel != thread.channel)]
+        used, rules = await self.store.run(self._rules_for, [t.id for t in targets], self.now())
         return OpenThread(thread, messages, more, contact, others,
                           [ReplyTarget(t.id, t.channel, numbers[t.channel].display_phone_number
-                                       if t.channel in numbers else t.channel, await self.rules(t.id))
-                           for t in targets],
-                          await self.quota())
+                                       if t.channel in numbers else t.channel, r) for t, r in zip(targets, rules)],
+                          Quota(used, self._quota))
+
+    def _rules_for(self, db: sqlite3.Connection, thread_ids: list[int], now: int) -> tuple[int, list[ReplyRules]]:
+        """The month's count (read once: it scans the month) and the rules for each thread, in one hop."""
+        used = conversations.used(db, now)
+        return used, [sending.reply_rules(db, i, now, self._limits(), used=lambda: used) for i in thread_ids]
 
     async def thread_names(self, ids: Iterable[int]) -> list[str]:
         """Who each thread is with, as stored (untrusted text: the caller draws it literally)."""

@@ -8,12 +8,14 @@ conversation it opens if it opens one, and the change-log entry that tells every
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,10 +240,13 @@ class ReplyRules:
     template_opens: str | None  # business | customer | None
 
 
-def reply_rules(db: sqlite3.Connection, thread_id: int, now: int, config: SendingLimits) -> ReplyRules:
-    """The rules for a free-form message and for a template to this thread, as the queue would apply them."""
-    thread, text_opens, text_refused = _rules(db, thread_id, False, now, config)
-    _, template_opens, template_refused = _rules(db, thread_id, True, now, config)
+def reply_rules(db: sqlite3.Connection, thread_id: int, now: int, config: SendingLimits, *,
+                used: Callable[[], int] | None = None) -> ReplyRules:
+    """The rules for a free-form message and for a template to this thread, as the queue would apply them.
+    `used`: this month's counted conversations, when the caller has them (they cost a scan of the month)."""
+    used = used or functools.cache(lambda: conversations.used(db, now))
+    thread, text_opens, text_refused = _rules(db, thread_id, False, now, config, used)
+    _, template_opens, template_refused = _rules(db, thread_id, True, now, config, used)
     return ReplyRules(thread_id, policy.session_expires_at(thread["last_inbound_at"]) if thread else None,
                       text_refused, text_opens if not text_refused else None, template_refused,
                       template_opens if not template_refused else None)
@@ -250,14 +255,14 @@ def reply_rules(db: sqlite3.Connection, thread_id: int, now: int, config: Sendin
 def _check_rules(db: sqlite3.Connection, thread_id: int, is_template: bool, now: int,
                  config: SendingLimits) -> tuple[sqlite3.Row, str | None]:
     """The thread, and the conversation this message would open; or ReplyRefused."""
-    thread, opens, refused = _rules(db, thread_id, is_template, now, config)
+    thread, opens, refused = _rules(db, thread_id, is_template, now, config, lambda: conversations.used(db, now))
     if refused:
         raise ReplyRefused(refused)
     return thread, opens
 
 
-def _rules(db: sqlite3.Connection, thread_id: int, is_template: bool, now: int,
-           config: SendingLimits) -> tuple[sqlite3.Row | None, str | None, str | None]:
+def _rules(db: sqlite3.Connection, thread_id: int, is_template: bool, now: int, config: SendingLimits,
+           used: Callable[[], int]) -> tuple[sqlite3.Row | None, str | None, str | None]:
     """(the thread, the conversation this message would open, why it would be refused)."""
     thread = db.execute("SELECT t.*, c.messaging_limit_tier FROM thread t LEFT JOIN channel c"
                         " ON c.phone_number_id = t.channel WHERE t.id = ?", (thread_id,)).fetchone()
@@ -276,7 +281,7 @@ def _rules(db: sqlite3.Connection, thread_id: int, is_template: bool, now: int,
         return thread, None, f"The 24-hour session ended {ended} ago: only an approved template can be sent."
     opens = policy.conversation_needed(conversations.open_until(db, thread_id), now, session_is_open, is_template)
     if opens:
-        if conversations.used(db, now) >= config.monthly_quota:
+        if used() >= config.monthly_quota:
             until = time.strftime("%-d %B", time.gmtime(policy.next_month_start(now)))
             return thread, opens, (f"This month's {config.monthly_quota:,} conversations are used up: new "
                                    f"conversations are refused until {until}.")

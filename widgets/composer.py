@@ -1,9 +1,9 @@
 """The composer (F7, F8, F22): a multi-line reply with the session's time left always in view.
 
 Keys: enter sends, ctrl+j (or shift+enter where the terminal reports it) starts a new line, ctrl+o switches the
-channel (the contact's connected numbers, then "Internal note"), ctrl+e writes in $EDITOR, escape goes back to
-the list. When the session has expired, the text area gives way to a hint: only a template can be sent (r or t opens
-the template picker); an internal note (N) can still be written.
+channel (the contact's connected numbers, then "Internal note"), ctrl+e writes in $EDITOR; escape (the screen's
+key) goes back to the list. When the session has expired, the text area gives way to a hint: only a template can be
+sent (r or t opens the template picker); an internal note (N) can still be written.
 
 The composer is bound to one thread at a time (`bind`): what it holds is that thread's draft, every change is
 announced as that thread's draft (`DraftChanged`), and a send carries that thread's id and the draft's client key.
@@ -52,10 +52,6 @@ class ReplyArea(TextArea):
         pass
 
     @dataclass
-    class Escaped(Message):
-        pass
-
-    @dataclass
     class ChannelSwitched(Message):
         pass
 
@@ -64,7 +60,7 @@ class ReplyArea(TextArea):
         pass
 
     async def _on_key(self, event: events.Key) -> None:
-        wanted = {"enter": self.Submitted, "escape": self.Escaped, "ctrl+o": self.ChannelSwitched,
+        wanted = {"enter": self.Submitted, "ctrl+o": self.ChannelSwitched,
                   "ctrl+e": self.EditorWanted}.get(event.key)
         if wanted is not None:
             event.stop()
@@ -113,10 +109,6 @@ class Composer(Vertical):
     class EditorWanted(Message):
         thread_id: int
         text: str
-
-    @dataclass
-    class Leave(Message):
-        pass
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -287,10 +279,6 @@ class Composer(Vertical):
             return  # empty, or this very compose is already on its way
         self._in_flight.add(draft.client_key)
         self.post_message(self.Send(self.thread_id, target, text, draft.client_key))
-
-    def on_reply_area_escaped(self, event: ReplyArea.Escaped) -> None:
-        event.stop()
-        self.post_message(self.Leave())
 
     def on_reply_area_channel_switched(self, event: ReplyArea.ChannelSwitched) -> None:
         event.stop()

@@ -61,6 +61,14 @@ RETRY_FOLLOW = 0.5  # seconds before the live follower starts again after a fail
 log = logging.getLogger("wabox.inbox")
 
 
+# A terminal sends escape and the key typed right after it as one alt+key ("esc j" typed fast is alt+j): out of
+# the composer, that is the key itself; typed into the draft, "esc j enter" would send it.
+_AFTER_ESCAPE = [Binding(f"alt+{key}", f"after_escape({char!r})", show=False, priority=True, system=True)
+                 for key, char in [*((c, c) for c in "abcdefghijklmnopqrstuvwxyz"),
+                                   *((f"shift+{c}", c.upper()) for c in "abcdefghijklmnopqrstuvwxyz"),
+                                   ("enter", "enter"), ("slash", "slash"), ("comma", "comma"), ("space", "space")]]
+
+
 def job(*, group: str, exclusive: bool = False) -> Callable:
     """Every worker of this screen: a failure never ends the agent's session (on_worker_state_changed shows it)."""
     return work(group=group, exclusive=exclusive, exit_on_error=False)
@@ -106,7 +114,9 @@ class InboxScreen(Screen[None]):
         Binding("question_mark,f1", "help", "Help", tooltip="Every key, by pane (f1 while typing)", id="inbox.help"),
         Binding("v", "new_view", "New view", tooltip="Create a custom view from filters", id="inbox.new_view"),
         Binding("comma", "settings", "Settings", tooltip="Notification settings", id="inbox.settings"),
-        Binding("escape", "back", "Back", tooltip="Back to the thread list"),
+        # Priority: escape moves the focus as it is pressed, so keys typed right after it go where it leads.
+        Binding("escape", "back", "Back", tooltip="Back to the thread list", priority=True),
+        *_AFTER_ESCAPE,
     ]
 
     open_thread: var[ThreadSummary | None] = var(None)
@@ -476,14 +486,22 @@ class InboxScreen(Screen[None]):
         self.reload_list()
         self.query_one(ThreadList).focus()
 
-    def action_back(self) -> None:
-        search = self.query_one("#search", Input)
-        if search.has_focus or self.search:
+    async def action_back(self) -> None:
+        """Back to the list: out of the composer or the thread, or clearing the search."""
+        await keys_delivered(self.focused)  # what was typed before escape lands where it was typed
+        search, thread_list = self.query_one("#search", Input), self.query_one(ThreadList)
+        if search.has_focus or (self.search and thread_list.has_focus):
             search.value = ""
             self.search = ""
             self.remove_class("-searching")
             self.reload_list()
-        self.query_one(ThreadList).focus()
+        self.set_focus(thread_list)  # now, not after a refresh: the next key is already on its way
+
+    async def action_after_escape(self, key: str) -> None:
+        await self.action_back()
+        # To the list as the key itself, before any key that came after it (private: Textual has no public way).
+        thread_list = self.query_one(ThreadList)
+        thread_list._forward_event(events.Key(key, key if len(key) == 1 else None))
 
     async def action_reply(self) -> None:
         await keys_delivered(self.focused)
@@ -495,10 +513,6 @@ class InboxScreen(Screen[None]):
     def action_note(self) -> None:
         self.composer.use_note()
         self.set_focus(self.composer.area)
-
-    @on(Composer.Leave)
-    def leave_composer(self) -> None:
-        self.query_one(ThreadList).focus()
 
     @on(Composer.Send)
     def send(self, event: Composer.Send) -> None:

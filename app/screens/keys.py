@@ -64,11 +64,12 @@ class KeyRow:
 
 def key_rows(bindings: list[Binding | tuple[str, ...]], *, only: set[str] | None = None,
              skip: set[str] | None = None) -> list[KeyRow]:
-    """One row per action, its keys together (`j`, `down`); `only`/`skip` pick actions by name."""
+    """One row per action, its keys together (`j`, `down`); `only`/`skip` pick actions by name. System bindings
+    (the inbox's escape-then-key ones) are plumbing, not keys to learn."""
     rows: dict[str, KeyRow] = {}
     for binding in Binding.make_bindings(bindings):
         action = binding.action
-        if (only is not None and action not in only) or (skip and action in skip):
+        if binding.system or (only is not None and action not in only) or (skip and action in skip):
             continue
         description = binding.description or action.replace("_", " ").capitalize()
         if action in rows:

@@ -115,6 +115,22 @@ async def test_drafts_are_stored_as_they_are_typed_and_come_back_after_a_restart
         assert composer(app).area.text == "zwrot jutro" and "To " in screen_text(pilot)
 
 
+async def test_escape_and_a_key_typed_fast_leave_the_composer_instead_of_typing_it(seeded_db: Path):
+    """A terminal delivers `esc` `j` typed fast as one alt+j: it must not land in the draft (and `enter` send it)."""
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "j", "enter")
+        await settle(pilot)
+        await pilot.press("r", *REFUND, "alt+j", "enter")
+        await settle(pilot)
+        assert sent_texts(seeded_db) == []
+        assert app.screen.query_one(ThreadPane).thread.id == 4  # left, moved down, opened the next thread
+        await pilot.press("k", "enter", "r")
+        await settle(pilot)
+        assert composer(app).area.text == REFUND  # A's draft, without a stray "j"
+
+
 # ---- 2. one thread in view, one target ----------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from core.ingest import ingest
 from core.outbox import Sender
 from core.webhooks import StatusUpdate
 from tests.core.ingest_helpers import CHANNEL_A, CHANNELS, apply, load
-from tests.core.test_outbox import FAST, IN_SESSION, LAST_INBOUND, Clock, Graph, queue, row, sender
+from tests.core.test_outbox import IN_SESSION, LAST_INBOUND, Clock, Graph, queue, row, sender
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import pytest
 from core import webhooks
 from core.asgi import serve_asgi
 from core.server import Writer, create_receiver
-from core.store import Store
 from core.webhooks import InboundMessage
 from tests.conftest import APP_SECRET, VERIFY_TOKEN
 from tests.core.ingest_helpers import CHANNELS
