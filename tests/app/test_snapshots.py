@@ -24,6 +24,14 @@ def seeded_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     time.tzset()
 
 
+async def steady_cursors(pilot: Pilot) -> None:
+    """A blinking cursor is drawn or not depending on when the picture is taken: hold every cursor on."""
+    for widget in pilot.app.screen.query("*"):
+        if hasattr(widget, "cursor_blink"):
+            widget.cursor_blink = False
+    await pilot.pause()
+
+
 def opening(row: int, *keys: str):
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)
@@ -34,6 +42,7 @@ def opening(row: int, *keys: str):
             await pilot.press(key)
             await settle(pilot)
         await pilot.pause(0.1)
+        await steady_cursors(pilot)
     return run_before
 
 
@@ -51,6 +60,7 @@ def test_closed_session_with_template_picker(snap_compare, seeded_db: Path):
         await pilot.pause(0.2)
         await pilot.press(*"[b]x[/b]")
         await pilot.pause(0.1)
+        await steady_cursors(pilot)
 
     assert snap_compare(WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW), terminal_size=SIZE,
                         run_before=run_before)
@@ -84,6 +94,7 @@ def keys_after(row: int | None, *keys: str):
             await pilot.press(key)
             await settle(pilot)
         await pilot.pause(0.2)
+        await steady_cursors(pilot)
     return run_before
 
 
