@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
@@ -47,6 +48,15 @@ class ComposeTarget:
 class ReplyArea(TextArea):
     """A TextArea where enter sends instead of breaking the line."""
 
+    # Shown in the footer while the composer has focus, and in the help screen (`?`).
+    BINDINGS = [
+        Binding("enter", "submit", "Send", tooltip="Send it (or keep the internal note)"),
+        Binding("ctrl+j,shift+enter", "newline", "New line", tooltip="A line break in the message"),
+        Binding("ctrl+o", "switch_channel", "Channel",
+                tooltip="Another of the contact's connected numbers, or an internal note"),
+        Binding("ctrl+e", "editor", "Editor", tooltip="Write in $VISUAL / $EDITOR (the inbox suspends)"),
+    ]
+
     @dataclass
     class Submitted(Message):
         pass
@@ -60,19 +70,29 @@ class ReplyArea(TextArea):
         pass
 
     async def _on_key(self, event: events.Key) -> None:
-        wanted = {"enter": self.Submitted, "ctrl+o": self.ChannelSwitched,
-                  "ctrl+e": self.EditorWanted}.get(event.key)
-        if wanted is not None:
+        # TextArea takes every key in its own handler, before bindings are looked at: ours go first.
+        action = _REPLY_KEYS.get(event.key)
+        if action is not None:
             event.stop()
             event.prevent_default()
-            self.post_message(wanted())
-            return
-        if event.key in ("ctrl+j", "shift+enter"):
-            event.stop()
-            event.prevent_default()
-            self.insert("\n")
+            await self.run_action(action)
             return
         await super()._on_key(event)
+
+    def action_submit(self) -> None:
+        self.post_message(self.Submitted())
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+    def action_switch_channel(self) -> None:
+        self.post_message(self.ChannelSwitched())
+
+    def action_editor(self) -> None:
+        self.post_message(self.EditorWanted())
+
+
+_REPLY_KEYS = {binding.key: binding.action for binding in Binding.make_bindings(ReplyArea.BINDINGS)}
 
 
 class Composer(Vertical):

@@ -42,7 +42,7 @@ from core.inbox import PAGE, Changes, Inbox, OpenThread, ReplyRefused
 from core.model import ChatMessage, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
 from core.text import printable
 from core.views import search_problem
-from widgets.composer import ComposeTarget, Composer
+from widgets.composer import ComposeTarget, Composer, ReplyArea
 from widgets.contact_panel import ContactPanel
 from widgets.literal import literal
 from widgets.sidebar import ViewSidebar
@@ -709,7 +709,7 @@ class InboxScreen(Screen[None]):
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(sections(
             self.app.BINDINGS, self.BINDINGS, {"list": ThreadList.BINDINGS, "views": ViewSidebar.BINDINGS,
-                                               "thread": ThreadPane.BINDINGS, "composer": Composer.BINDINGS,
+                                               "thread": ThreadPane.BINDINGS, "composer": ReplyArea.BINDINGS,
                                                "template": TemplatePicker.BINDINGS})))
 
     def action_reveal(self) -> None:

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from app.screens.help import HelpScreen
 from app.screens.inbox import InboxScreen
 from tests.app.helpers import make_app, screen_text, seed, settle
+from widgets.composer import ReplyArea
 from widgets.contact_panel import ContactPanel
 from widgets.sidebar import ViewSidebar
 from widgets.thread_list import ThreadList
@@ -102,12 +103,25 @@ async def test_question_mark_lists_every_key_from_the_bindings(seeded_db: Path):
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("#help-keys").render())
-        for binding in Binding.make_bindings([*InboxScreen.BINDINGS, *ThreadList.BINDINGS, *ThreadPane.BINDINGS]):
+        for binding in Binding.make_bindings([*InboxScreen.BINDINGS, *ThreadList.BINDINGS, *ThreadPane.BINDINGS,
+                                              *ReplyArea.BINDINGS]):
             assert binding.description in text, binding
         assert "space / x" in text and "Select the thread for a bulk action and move to the next" in text
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, InboxScreen)
+
+
+async def test_80x24_the_composer_footer_names_its_keys(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "r")
+        await settle(pilot)
+        assert isinstance(app.focused, ReplyArea)
+        shown_keys = footer(pilot)
+        for label in ("⏎ Send", "Channel", "Help"):
+            assert label in shown_keys, (label, shown_keys)
 
 
 async def test_80x24_a_thread_opened_by_n_takes_the_screen(seeded_db: Path):
