@@ -122,7 +122,9 @@ def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) ->
          json.dumps(m.payload, ensure_ascii=False), error and error.code, error and error.title,
          error and error.details),
     )
-    _apply_changes(db, cursor.lastrowid, m.channel, m.wamid)
+    if db.execute("SELECT 1 FROM message_change WHERE channel = ? AND original_wamid = ? LIMIT 1",
+                  (m.channel, m.wamid)).fetchone():  # an edit or revoke that came before its message
+        _apply_changes(db, cursor.lastrowid, m.channel, m.wamid)
     result.new_messages += 1
     if m.media_id:
         result.media.append(m)
@@ -217,14 +219,20 @@ def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -
 def _complete_contact(db: sqlite3.Connection, contact_id: int, m: InboundMessage, bsuids: list[str]) -> None:
     """What this message tells of a known contact that the contact lacks (a number, a BSUID, a real name), so the
     contact ends the same whichever of the customer's webhooks came first."""
-    wa_id, e164 = m.customer.wa_id, phones.wa_id_to_e164(m.customer.wa_id)
-    db.execute("UPDATE contact SET wa_id = coalesce(wa_id, ?), user_id = coalesce(user_id, ?),"
-               " e164 = coalesce(e164, ?) WHERE id = ?", (wa_id, m.customer.user_id, e164, contact_id))
-    if m.customer.name:  # a contact first named after an identifier (no profile yet) takes the profile name
-        db.execute("UPDATE contact SET name = ? WHERE id = ? AND (name = '' OR name IN (wa_id, user_id, e164))",
-                   (m.customer.name, contact_id))
-    if e164:
-        db.execute("INSERT OR IGNORE INTO contact_number(contact_id, e164) VALUES (?, ?)", (contact_id, e164))
+    known = db.execute("SELECT name, wa_id, user_id, e164 FROM contact WHERE id = ?", (contact_id,)).fetchone()
+    if known is None:
+        return
+    wa_id, user_id = m.customer.wa_id, m.customer.user_id
+    # Most messages come from a contact that lacks nothing: then this costs one read and no write.
+    if (wa_id and not known["wa_id"]) or (user_id and not known["user_id"]):
+        e164 = phones.wa_id_to_e164(wa_id)
+        db.execute("UPDATE contact SET wa_id = coalesce(wa_id, ?), user_id = coalesce(user_id, ?),"
+                   " e164 = coalesce(e164, ?) WHERE id = ?", (wa_id, user_id, e164, contact_id))
+        if e164:
+            db.execute("INSERT OR IGNORE INTO contact_number(contact_id, e164) VALUES (?, ?)", (contact_id, e164))
+    named_after_id = not known["name"] or known["name"] in (known["wa_id"], known["user_id"], known["e164"])
+    if m.customer.name and named_after_id:  # a contact first named after an identifier takes the profile name
+        db.execute("UPDATE contact SET name = ? WHERE id = ?", (m.customer.name, contact_id))
     db.executemany("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
                    [(contact_id, u) for u in bsuids])
 

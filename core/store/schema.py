@@ -280,6 +280,7 @@ def _contact_text(row: str) -> str:
 
 
 # Search folds letters (FOLDS); the message index becomes contentless: it holds folded text, not message.text.
+# The contact index is rewritten only when an indexed column changes, not on every UPDATE of a contact.
 # A customer's BSUIDs over time (they rotate); edits and deletions the customer made (coexistence numbers),
 # kept even when they arrive before the message they change; value-level errors keyed so a retry stores nothing.
 _V3 = f"""
@@ -308,7 +309,7 @@ INSERT INTO contact_fts(rowid, name, numbers) SELECT c.id, {_contact_text('c')} 
 CREATE TRIGGER contact_fts_ai AFTER INSERT ON contact BEGIN
     INSERT INTO contact_fts(rowid, name, numbers) VALUES (new.id, {_contact_text('new')});
 END;
-CREATE TRIGGER contact_fts_au AFTER UPDATE ON contact BEGIN
+CREATE TRIGGER contact_fts_au AFTER UPDATE OF name, phone, mobile, wa_id, e164, email ON contact BEGIN
     INSERT INTO contact_fts(contact_fts, rowid, name, numbers) VALUES ('delete', old.id, {_contact_text('old')});
     INSERT INTO contact_fts(rowid, name, numbers) VALUES (new.id, {_contact_text('new')});
 END;
