@@ -70,11 +70,6 @@ class OpenThread:
     targets: list[ReplyTarget]  # this thread first, then the contact's threads on our other numbers
     quota: Quota
 
-    @property
-    def opens_conversation(self) -> bool:
-        """A free-form reply now would start a new counted conversation (F8)."""
-        return self.targets[0].rules.text_opens is not None
-
 
 class Inbox:
     def __init__(self, store: Store, *, agent: str, clock: Callable[[], float] = time.time,

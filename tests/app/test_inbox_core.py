@@ -97,7 +97,7 @@ async def test_open_thread_returns_what_the_screen_shows(inbox: Inbox):
     assert opened.contact.name == "Alice Nowak" and {t.id for t in opened.contact_threads} == {1, 4}
     assert [(t.thread_id, t.via) for t in opened.targets] == [(1, "+1 555 0100"), (4, "+1 555 0200")]
     here, other = opened.targets
-    assert here.rules.text_refused is None and here.rules.text_opens == "customer" and opened.opens_conversation
+    assert here.rules.text_refused is None and here.rules.text_opens == "customer"
     assert other.rules.text_opens is None  # thread 4's conversation is open already: a reply there costs nothing
     assert (opened.quota.used, opened.quota.quota) == (0, 1000)  # thread 4's one reply failed: not counted
     assert (await inbox.thread(1)).unread == 0  # opening reads it
