@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core import policy, sending
+from core import activity, assignment, policy, sending
 from core.model import Channel, ChatMessage, Contact, Draft, Template, ThreadSummary, View
 from core.sending import ReplyRefused, ReplyRules
 from core.store import conversations, reads, rows
@@ -25,7 +25,8 @@ from core.views import BUILTIN_VIEWS, FILTER_KEYS
 
 PAGE = 100
 QUARANTINED_PREVIEW = "⛔ hidden message (quarantined)"
-DEFAULT_SETTINGS = {"notify.toast": True, "notify.bell": True}
+DEFAULT_SETTINGS = {"notify.toast": True, "notify.bell": True, "notify.desktop": True, "notify.mine": True,
+                    "notify.queue": True, "notify.mention": True, "notify.assigned": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class Changes:
     kinds: frozenset[str]
     new_inbound: tuple[int, ...] = ()  # threads that got a customer message concerning this agent
     seq: int = 0  # the change log's position after these: `changes(since=seq)` goes on from here
+    concerning: activity.Concerning = activity.Concerning()  # the same, by kind, with mentions and assignments
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +125,7 @@ class Inbox:
         return [replace(t, preview=QUARANTINED_PREVIEW) if t.id in hidden else t for t in threads]
 
     async def thread(self, thread_id: int) -> ThreadSummary | None:
-        found = await reads.get_thread(self.store, thread_id)
+        found = await reads.get_thread(self.store, thread_id, agent=self.agent)
         return None if found is None else (await self._veil([found]))[0]
 
     async def messages(self, thread_id: int, *, before_id: int | None = None, limit: int = 200) -> list[ChatMessage]:
@@ -136,7 +138,8 @@ class Inbox:
         return None if contact_id is None else await reads.get_contact(self.store, contact_id)
 
     async def contact_threads(self, contact_id: int | None) -> list[ThreadSummary]:
-        return [] if contact_id is None else await self._veil(await reads.contact_threads(self.store, contact_id))
+        return [] if contact_id is None else await self._veil(
+            await reads.contact_threads(self.store, contact_id, agent=self.agent))
 
     async def channels(self, *, fresh: bool = False) -> dict[str, Channel]:
         if self._channels is None or fresh:
@@ -271,7 +274,9 @@ class Inbox:
         return values
 
     # ---- agent writes -----------------------------------------------------------------------------------------
-    async def _update_threads(self, ids: Iterable[int], sql: str, params: dict[str, Any]) -> int:
+    async def _update_threads(self, ids: Iterable[int], sql: str, params: dict[str, Any],
+                              event: tuple[str, str] | None = None) -> int:
+        """`event`: (kind, detail) of the activity shown in each thread's pane, by this agent."""
         ids = list(dict.fromkeys(ids))
         if not ids:
             return 0
@@ -281,29 +286,46 @@ class Inbox:
             marks = ",".join(f":id{i}" for i in range(len(ids)))
             changed = conn.execute(f"UPDATE thread SET {sql} WHERE id IN ({marks})",
                                    {**params, **{f"id{i}": v for i, v in enumerate(ids)}, "now": now}).rowcount
+            if event is not None:
+                activity.record(conn, ids, event[0], self.agent, event[1], now)
             log_changes(conn, [("thread", i) for i in ids], at=now)
             return changed
 
         return await self.store.write(write)
 
     async def close(self, ids: Iterable[int]) -> int:
-        return await self._update_threads(ids, "status = 'closed', closed_at = :now", {})
+        ids = list(ids)
+        closed = await self._update_threads(ids, "status = 'closed', closed_at = :now", {},
+                                            event=("closed", "closed"))
+        await assignment.drain(self.store, now=self.now())  # capacity freed: the team queue moves
+        return closed
 
     async def reopen(self, ids: Iterable[int]) -> int:
-        return await self._update_threads(ids, "status = 'open', closed_at = NULL", {})
+        reopened = await self._update_threads(ids, "status = 'open', closed_at = NULL", {},
+                                              event=("reopened", "reopened"))
+        await assignment.drain(self.store, now=self.now())  # back to its previous owner, or the team's rules
+        return reopened
 
     async def assign(self, ids: Iterable[int], *, owner: str | None = None, team: str | None = None) -> int:
-        """Set the owner (an agent) or the team; an empty name clears it."""
-        if team is not None:
-            return await self._update_threads(ids, "team = :team", {"team": team.strip() or None})
-        return await self._update_threads(ids, "owner = :owner", {"owner": (owner or "").strip() or None})
+        """Set the owner (a known agent) or the team (a known team); an empty name clears it. Unknown names raise
+        core.agents.TeamError. Each assignment is recorded."""
+        ids = list(dict.fromkeys(ids))
+        target = f"team:{team.strip()}" if team is not None else (owner or "").strip()
+        await assignment.assign(self.store, ids, target, by=self.agent, now=self.now())
+        return len(ids)
 
     async def mark_unread(self, thread_id: int) -> int:
-        return await self._update_threads([thread_id], "unread = max(unread, 1)", {})
+        def write(conn: sqlite3.Connection) -> None:  # unread stays as it is if it already is, else one
+            conn.execute("INSERT INTO thread_read(agent, thread_id, seen) SELECT ?, id, unread - 1 FROM thread"
+                         " WHERE id = ? ON CONFLICT (agent, thread_id) DO UPDATE SET"
+                         " seen = min(thread_read.seen, excluded.seen)", (self.agent, thread_id))
+
+        await self.store.write(write)
+        return 1
 
     async def mark_read(self, thread_id: int) -> int:
-        row = await self.store.scalar("SELECT unread FROM thread WHERE id = ?", (thread_id,))
-        return await self._update_threads([thread_id], "unread = 0", {}) if row else 0
+        await self.store.write(sending.mark_read_in, self.agent, thread_id)
+        return 1
 
     async def create_view(self, name: str, filters: dict) -> View:
         name = name.strip()
@@ -362,8 +384,10 @@ class Inbox:
                                          **self._sending_kwargs())
 
     async def add_note(self, thread_id: int, text: str, *, client_key: str | None = None) -> int:
-        return await sending.add_note(self.store, thread_id, text, agent=self.agent, now=self.now(),
-                                      client_key=client_key)
+        message_id = await sending.add_note(self.store, thread_id, text, agent=self.agent, now=self.now(),
+                                            client_key=client_key)
+        await self.store.write(activity.record_mentions, thread_id, message_id, text, self.agent, self.now())
+        return message_id
 
     async def retry_failed(self, message_id: int) -> Any:
         return await sending.retry_failed(self.store, message_id, **self._sending_kwargs())
@@ -377,7 +401,7 @@ class Inbox:
         """Yields what was committed since the last look (or since `since`); `PRAGMA data_version` keeps the idle
         cost at one query."""
         seq = await self.store.last_change_seq() if since is None else since
-        last_message = int(await self.store.scalar("SELECT coalesce(max(id), 0) FROM message"))
+        marks = await activity.marks(self.store)
         version = await self.store.data_version()
         while True:
             await asyncio.sleep(poll)
@@ -389,11 +413,9 @@ class Inbox:
             seq, logged = await self.store.changes_since(seq)
             if not logged:
                 continue
-            inbound = await self.store.fetchall(
-                "SELECT m.id, m.thread_id FROM message m JOIN thread t ON t.id = m.thread_id"
-                " WHERE m.id > :last AND m.direction = 'in' AND (t.owner IS NULL OR t.owner = :me) ORDER BY m.id",
-                {"last": last_message, "me": self.agent})
-            last_message = int(await self.store.scalar("SELECT coalesce(max(id), 0) FROM message"))
-            yield Changes(thread_ids=frozenset(t for _, t in logged if t is not None),
-                          kinds=frozenset(k for k, _ in logged),
-                          new_inbound=tuple(dict.fromkeys(r["thread_id"] for r in inbound)), seq=seq)
+            kinds = frozenset(k for k, _ in logged)
+            found = activity.Concerning()
+            if kinds - {"presence"}:  # presence alone (viewing / typing) brings no message
+                found, marks = await activity.concerning(self.store, self.agent, marks)
+            yield Changes(thread_ids=frozenset(t for _, t in logged if t is not None), kinds=kinds,
+                          new_inbound=tuple(dict.fromkeys(found.mine + found.queue)), seq=seq, concerning=found)

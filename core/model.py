@@ -135,8 +135,9 @@ class ThreadSummary:
     last_inbound_at: int | None  # Meta's timestamp of the customer's last real message
     last_direction: Direction | None
     preview: str
-    unread: int
+    unread: int  # for the agent who reads it (per-agent read state)
     has_attachment: bool = False
+    snoozed_until: int | None = None  # core.snooze.UNTIL_REPLY: until the customer writes
 
     @property
     def session_expires_at(self) -> int | None:
@@ -248,3 +249,15 @@ class Draft:
     @property
     def empty(self) -> bool:
         return not (self.written or self.target_thread is not None or self.mode != "reply")
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Something agents did to a thread (assigned, closed, reopened, snoozed, woke), shown among its messages."""
+
+    id: int
+    thread_id: int
+    kind: str
+    agent: str | None
+    detail: str
+    at: int

@@ -326,10 +326,16 @@ def _queue(db: sqlite3.Connection, thread_id: int, out: _Outgoing, agent: str, n
         db.execute("INSERT INTO conversation(thread_id, channel, origin, started_at, expires_at, month)"
                    " VALUES (?,?,?,?,?,?)", (thread_id, thread["channel"], opens, now, now + 86400,
                                              policy.month_key(now)))
-    db.execute("UPDATE thread SET unread = 0 WHERE id = ?", (thread_id,))  # answering reads the thread
+    mark_read_in(db, agent, thread_id)  # answering reads the thread (for the agent who answers)
     refresh_thread_summary(db, thread_id)
     log_changes(db, [("message", thread_id)], at=now)
     return message_id
+
+
+def mark_read_in(db: sqlite3.Connection, agent: str, thread_id: int, *, unread: int = 0) -> None:
+    """Per-agent read state: `agent` has read all but `unread` of the thread's inbound messages."""
+    db.execute("INSERT INTO thread_read(agent, thread_id, seen) SELECT ?, id, unread - ? FROM thread WHERE id = ?"
+               " ON CONFLICT (agent, thread_id) DO UPDATE SET seen = excluded.seen", (agent, unread, thread_id))
 
 
 def _ago(seconds: float) -> str:

@@ -2,7 +2,8 @@
 
 A filter dict may hold: status ("open"/"closed"), owner (a list of names, "me", or None for unassigned),
 team (list), channel (list of phone_number_ids), source (list; every thread today is "whatsapp"),
-unread (true), has_attachment (true), last_direction ("in"/"out").
+unread (true: unread by the agent looking), has_attachment (true), last_direction ("in"/"out"), snoozed (true: only
+snoozed threads; false: none of them).
 """
 
 from __future__ import annotations
@@ -14,22 +15,25 @@ from core.model import View
 from core.store.schema import FOLDS
 
 BUILTIN_VIEWS: tuple[View, ...] = (
-    View("open", "All open", {"status": "open"}),
+    View("open", "All open", {"status": "open", "snoozed": False}),
     View("closed", "All closed", {"status": "closed"}),
-    View("sent", "Sent", {"status": "open", "last_direction": "out"}),  # an agent wrote last: awaiting the customer
-    View("mine", "Assigned to me", {"status": "open", "owner": "me"}),
-    View("unassigned", "Unassigned", {"status": "open", "owner": None}),
+    # an agent wrote last: awaiting the customer
+    View("sent", "Sent", {"status": "open", "last_direction": "out", "snoozed": False}),
+    View("mine", "Assigned to me", {"status": "open", "owner": "me", "snoozed": False}),
+    View("unassigned", "Unassigned", {"status": "open", "owner": None, "snoozed": False}),
+    View("snoozed", "Snoozed", {"status": "open", "snoozed": True}),  # back in the others when they wake
 )
 BUILTIN_BY_KEY = {view.key: view for view in BUILTIN_VIEWS}
 SOURCES = ("whatsapp",)
-FILTER_KEYS = ("status", "owner", "team", "channel", "source", "unread", "has_attachment", "last_direction")
+FILTER_KEYS = ("status", "owner", "team", "channel", "source", "unread", "has_attachment", "last_direction",
+               "snoozed")
 
 
 def where(view: View, agent: str) -> tuple[str, dict[str, Any]]:
     """A WHERE clause (over alias `t`) and its named parameters. Only our own constants go into the SQL text."""
     filters = view.filters
     clauses: list[str] = []
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = {"agent": agent}
 
     def listed(column: str, name: str, values: list) -> None:
         keys = [f"{name}{i}" for i in range(len(values))]
@@ -56,7 +60,12 @@ def where(view: View, agent: str) -> tuple[str, dict[str, Any]]:
     if filters.get("source") and not set(filters["source"]) & set(SOURCES):
         clauses.append("0")  # a source we do not have yet: nothing matches
     if filters.get("unread"):
-        clauses.append("t.unread > 0")
+        clauses.append("t.unread > coalesce((SELECT r.seen FROM thread_read r WHERE r.thread_id = t.id"
+                       " AND r.agent = :agent), 0)")  # unread by this agent
+    if filters.get("snoozed") is True:
+        clauses.append("t.snoozed_until IS NOT NULL")
+    elif filters.get("snoozed") is False:
+        clauses.append("t.snoozed_until IS NULL")
     if filters.get("has_attachment"):
         clauses.append("t.has_attachment = 1")
     return (" AND ".join(clauses) or "1"), params

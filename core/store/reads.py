@@ -46,7 +46,7 @@ async def list_threads(store: Store, view: View, *, agent: str, search: str | No
                     "t.last_message_at DESC, t.id DESC")
     else:
         order_by = "t.last_message_at DESC, t.id DESC"
-    params.update(limit=limit, offset=offset)
+    params.update(limit=limit, offset=offset, agent=agent)
     found = await store.fetchall(f"SELECT {rows.THREAD_COLUMNS} {_FROM} WHERE {clause}"
                                  f" ORDER BY {order_by} LIMIT :limit OFFSET :offset", params)
     return [rows.thread_summary(r) for r in found]
@@ -57,8 +57,9 @@ async def count_threads(store: Store, view: View, *, agent: str, search: str | N
     return int(await store.scalar(f"SELECT count(*) FROM thread t WHERE {clause}", params))
 
 
-async def get_thread(store: Store, thread_id: int) -> ThreadSummary | None:
-    row = await store.fetchone(f"SELECT {rows.THREAD_COLUMNS} {_FROM} WHERE t.id = ?", (thread_id,))
+async def get_thread(store: Store, thread_id: int, *, agent: str | None = None) -> ThreadSummary | None:
+    row = await store.fetchone(f"SELECT {rows.THREAD_COLUMNS} {_FROM} WHERE t.id = :id",
+                               {"id": thread_id, "agent": agent})
     return rows.thread_summary(row) if row else None
 
 
@@ -94,7 +95,7 @@ async def get_contact(store: Store, contact_id: int) -> Contact | None:
     return rows.contact(row) if row else None
 
 
-async def contact_threads(store: Store, contact_id: int) -> list[ThreadSummary]:
-    found = await store.fetchall(f"SELECT {rows.THREAD_COLUMNS} {_FROM} WHERE t.contact_id = ?"
-                                 " ORDER BY t.last_message_at DESC", (contact_id,))
+async def contact_threads(store: Store, contact_id: int, *, agent: str | None = None) -> list[ThreadSummary]:
+    found = await store.fetchall(f"SELECT {rows.THREAD_COLUMNS} {_FROM} WHERE t.contact_id = :contact"
+                                 " ORDER BY t.last_message_at DESC", {"contact": contact_id, "agent": agent})
     return [rows.thread_summary(r) for r in found]

@@ -13,8 +13,9 @@ from core.model import (ChatMessage, Contact, DeliveryStatus, Direction, Message
 THREAD_COLUMNS = (
     "t.id, t.channel, t.status, t.contact_id, coalesce(c.name, t.wa_id, t.user_id, '') AS contact_name,"
     " t.wa_id, t.user_id, c.e164, t.owner, t.team, t.last_message_at, t.last_inbound_at, t.last_direction,"
-    " t.preview, t.unread, t.has_attachment"
-)
+    " t.preview, t.unread - coalesce((SELECT r.seen FROM thread_read r WHERE r.thread_id = t.id"
+    " AND r.agent = :agent), 0) AS unread, t.has_attachment, t.snoozed_until"
+)  # `unread` is the reading agent's (:agent): inbound messages since they last read the thread
 
 
 def thread_summary(row: Mapping[str, Any]) -> ThreadSummary:
@@ -24,7 +25,8 @@ def thread_summary(row: Mapping[str, Any]) -> ThreadSummary:
         owner=row["owner"], team=row["team"], last_message_at=row["last_message_at"],
         last_inbound_at=row["last_inbound_at"],
         last_direction=Direction(row["last_direction"]) if row["last_direction"] else None,
-        preview=row["preview"] or "", unread=row["unread"], has_attachment=bool(row["has_attachment"]),
+        preview=row["preview"] or "", unread=max(row["unread"], 0), has_attachment=bool(row["has_attachment"]),
+        snoozed_until=row["snoozed_until"] if "snoozed_until" in row.keys() else None,
     )
 
 

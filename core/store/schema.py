@@ -379,7 +379,120 @@ ALTER TABLE message ADD COLUMN media_retry_at INTEGER;
 CREATE INDEX message_media_retry ON message(media_retry_at) WHERE media_retry_at IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_DRAFTS_AND_CLIENT_KEYS, _MEDIA_RETRY)
+# Issue 10: a team's shift. Agents are real (availability, capacity, disabled) and belong to teams; each assignment
+# is recorded; read state is per agent (`seen`: the thread's inbound count when that agent last read it, so their
+# unread is t.unread - seen); presence (viewing / typing) expires by itself; saved replies ('' = shared); snooze;
+# activity events shown inline; mentions in notes. New and reopened threads wait in `assignment_queue` (filled by
+# the triggers below, whoever writes the thread) until `wabox serve` applies the [[assignment]] rules it copied to
+# `assignment_rule`.
+_TEAM = """
+ALTER TABLE agent ADD COLUMN display_name TEXT;
+ALTER TABLE agent ADD COLUMN status TEXT NOT NULL DEFAULT 'available';   -- available | away | offline
+ALTER TABLE agent ADD COLUMN capacity INTEGER NOT NULL DEFAULT 20;       -- open threads at most (auto-assignment)
+ALTER TABLE agent ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE team (
+    name       TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE team_member (
+    team  TEXT NOT NULL REFERENCES team(name) ON DELETE CASCADE,
+    agent TEXT NOT NULL REFERENCES agent(name) ON DELETE CASCADE,
+    PRIMARY KEY (team, agent)
+);
+INSERT INTO team(name, created_at) SELECT DISTINCT team, 0 FROM agent WHERE team IS NOT NULL AND team != '';
+INSERT INTO team_member(team, agent) SELECT team, name FROM agent WHERE team IS NOT NULL AND team != '';
+
+CREATE TABLE assignment (
+    id        INTEGER PRIMARY KEY,
+    thread_id INTEGER NOT NULL REFERENCES thread(id) ON DELETE CASCADE,
+    owner     TEXT,
+    team      TEXT,
+    by_agent  TEXT,          -- who assigned it (NULL: a rule did)
+    rule      TEXT,          -- the rule that did ("channel 5839… -> Wsparcie"), or NULL
+    at        INTEGER NOT NULL
+);
+CREATE INDEX assignment_by_thread ON assignment(thread_id, id);
+CREATE TABLE assignment_rule (
+    position INTEGER PRIMARY KEY,
+    channel  TEXT,
+    view     TEXT,
+    team     TEXT NOT NULL
+);
+CREATE TABLE assignment_queue (
+    thread_id INTEGER PRIMARY KEY REFERENCES thread(id) ON DELETE CASCADE,
+    reason    TEXT NOT NULL,   -- new | reopened | returned
+    since     INTEGER NOT NULL
+);
+CREATE TRIGGER thread_queued_new AFTER INSERT ON thread BEGIN
+    INSERT INTO assignment_queue(thread_id, reason, since) VALUES (new.id, 'new', new.created_at)
+    ON CONFLICT (thread_id) DO NOTHING;
+END;
+CREATE TRIGGER thread_queued_reopened AFTER UPDATE OF status ON thread
+WHEN old.status = 'closed' AND new.status = 'open' BEGIN
+    INSERT INTO assignment_queue(thread_id, reason, since) VALUES (new.id, 'reopened', coalesce(new.last_message_at, 0))
+    ON CONFLICT (thread_id) DO NOTHING;
+END;
+
+CREATE TABLE thread_read (
+    agent     TEXT NOT NULL,
+    thread_id INTEGER NOT NULL REFERENCES thread(id) ON DELETE CASCADE,
+    seen      INTEGER NOT NULL,
+    PRIMARY KEY (agent, thread_id)
+);
+
+CREATE TABLE presence (
+    agent         TEXT PRIMARY KEY,
+    thread_id     INTEGER,
+    viewing_until INTEGER NOT NULL DEFAULT 0,
+    typing_until  INTEGER NOT NULL DEFAULT 0,
+    typing_since  INTEGER
+);
+
+CREATE TABLE saved_reply (
+    id         INTEGER PRIMARY KEY,
+    owner      TEXT NOT NULL DEFAULT '',   -- '' = shared with everyone, else the agent it belongs to
+    name       TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (owner, name)
+);
+
+CREATE TABLE activity (
+    id        INTEGER PRIMARY KEY,
+    thread_id INTEGER NOT NULL REFERENCES thread(id) ON DELETE CASCADE,
+    kind      TEXT NOT NULL,   -- assigned | closed | reopened | snoozed | woke | note
+    agent     TEXT,            -- who did it (NULL: wabox itself)
+    detail    TEXT NOT NULL DEFAULT '',
+    at        INTEGER NOT NULL
+);
+CREATE INDEX activity_by_thread ON activity(thread_id, at, id);
+
+-- Snoozed: hidden from the open views until snoozed_until (a far-off time when only the customer's reply wakes it).
+ALTER TABLE thread ADD COLUMN snoozed_until INTEGER;
+ALTER TABLE thread ADD COLUMN snoozed_for_reply INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX thread_snoozed ON thread(snoozed_until) WHERE snoozed_until IS NOT NULL;
+CREATE TRIGGER thread_woken_by_reply AFTER INSERT ON message
+WHEN new.direction = 'in' AND new.type != 'reaction' BEGIN
+    INSERT INTO activity(thread_id, kind, agent, detail, at)
+    SELECT id, 'woke', NULL, 'the customer wrote', new.timestamp FROM thread
+    WHERE id = new.thread_id AND snoozed_until IS NOT NULL;
+    UPDATE thread SET snoozed_until = NULL, snoozed_for_reply = 0
+    WHERE id = new.thread_id AND snoozed_until IS NOT NULL;
+END;
+
+CREATE TABLE mention (
+    id         INTEGER PRIMARY KEY,
+    agent      TEXT NOT NULL,
+    thread_id  INTEGER NOT NULL REFERENCES thread(id) ON DELETE CASCADE,
+    message_id INTEGER NOT NULL,
+    by_agent   TEXT,
+    at         INTEGER NOT NULL
+);
+CREATE INDEX mention_by_agent ON mention(agent, id);
+CREATE UNIQUE INDEX mention_once ON mention(message_id, agent);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_DRAFTS_AND_CLIENT_KEYS, _MEDIA_RETRY, _TEAM)
 
 
 async def migrate(db: aiosqlite.Connection) -> None:

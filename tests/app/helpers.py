@@ -40,6 +40,10 @@ async def _migrate(path: Path) -> None:
 
 
 def _fill(db: sqlite3.Connection, big_thread: int) -> None:
+    db.executemany("INSERT INTO agent(name, status, capacity) VALUES (?, 'available', 20)",
+                   [(AGENT,), ("marek",), ("ola",)])
+    db.execute("INSERT INTO team(name, created_at) VALUES ('Support', 0)")
+    db.executemany("INSERT INTO team_member(team, agent) VALUES ('Support', ?)", [(AGENT,), ("ola",)])
     db.executemany("INSERT INTO channel(phone_number_id, waba_id, name, display_phone_number, health)"
                    " VALUES (?, 'waba1', ?, ?, 'ok')",
                    [(CH1, "Sales", "+1 555 0100"), (CH2, "Support", "+1 555 0200")])

@@ -52,11 +52,15 @@ async def test_agent_writes_log_their_changes(inbox: Inbox):
     await inbox.assign([1, 3], owner="ola")
     await inbox.assign([1], team="Support")
     await inbox.assign([3], owner="")
-    await inbox.mark_unread(4)
-    rows = await inbox.store.fetchall("SELECT id, owner, team, unread FROM thread WHERE id IN (1, 3, 4) ORDER BY id")
-    assert [tuple(r) for r in rows] == [(1, "ola", "Support", 2), (3, None, None, 1), (4, "tester", None, 1)]
+    await inbox.mark_unread(4)  # this agent's own read state: nothing for the others to see
+    threads = [await inbox.thread(i) for i in (1, 3, 4)]
+    assert [(t.id, t.owner, t.team, t.unread) for t in threads] == [(1, "ola", "Support", 2), (3, None, None, 1),
+                                                                     (4, "tester", None, 1)]
     logged = await inbox.store.fetchall("SELECT kind, thread_id FROM change_log ORDER BY seq")
-    assert [tuple(r) for r in logged] == [("thread", 1), ("thread", 3), ("thread", 1), ("thread", 3), ("thread", 4)]
+    assert [tuple(r) for r in logged] == [("thread", 1), ("thread", 3), ("thread", 1), ("thread", 3)]
+    history = await inbox.store.fetchall("SELECT thread_id, owner, team, by_agent FROM assignment ORDER BY id")
+    assert [tuple(r) for r in history] == [(1, "ola", None, "tester"), (3, "ola", None, "tester"),
+                                           (1, None, "Support", "tester"), (3, None, None, "tester")]
 
 
 async def test_custom_views_are_validated_and_shared(inbox: Inbox):
@@ -84,9 +88,11 @@ async def test_templates_are_approved_only_and_quota_is_this_month(inbox: Inbox)
 
 
 async def test_settings_default_on_and_persist(inbox: Inbox):
-    assert await inbox.settings() == {"notify.toast": True, "notify.bell": True}
+    kinds = {"notify.mine", "notify.queue", "notify.mention", "notify.assigned"}
+    assert await inbox.settings() == {"notify.toast": True, "notify.bell": True, "notify.desktop": True,
+                                      **dict.fromkeys(kinds, True)}
     await inbox.set_setting("notify.bell", False)
-    assert await inbox.settings() == {"notify.toast": True, "notify.bell": False}
+    assert (await inbox.settings())["notify.bell"] is False and (await inbox.settings())["notify.toast"] is True
     with pytest.raises(KeyError):
         await inbox.set_setting("notify.fireworks", True)
 

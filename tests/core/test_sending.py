@@ -44,8 +44,10 @@ async def test_a_reply_inside_the_session_is_queued_with_its_outbox_row(store, a
     assert outbox["recipient"] == "+48601234567"
     assert json.loads(outbox["request"]) == {"messaging_product": "whatsapp", "recipient_type": "individual",
                                              "type": "text", "text": {"body": "Już wysłane!", "preview_url": False}}
-    thread = await store.fetchone("SELECT last_direction, preview, unread FROM thread")
-    assert tuple(thread) == ("out", "Już wysłane!", 0)
+    from core.store.reads import get_thread
+    thread = await get_thread(store, anna, agent="kasia")
+    assert (thread.last_direction, thread.preview, thread.unread) == ("out", "Już wysłane!", 0)  # kasia read it
+    assert (await get_thread(store, anna, agent="ola")).unread == 1  # the others have not
     assert await store.scalar("SELECT count(*) FROM change_log WHERE kind = 'message'") >= 2
 
 

@@ -14,8 +14,8 @@ def custom(filters: dict) -> View:
     return View("custom:1", "Custom", filters, builtin=False)
 
 
-def test_builtin_views_are_the_five_of_f4():
-    assert list(BUILTIN_BY_KEY) == ["open", "closed", "sent", "mine", "unassigned"]
+def test_builtin_views_are_the_five_of_f4_and_snoozed():
+    assert list(BUILTIN_BY_KEY) == ["open", "closed", "sent", "mine", "unassigned", "snoozed"]
 
 
 def test_me_is_the_agent_and_every_value_is_a_parameter():
@@ -23,7 +23,7 @@ def test_me_is_the_agent_and_every_value_is_a_parameter():
                                    "status": "open", "unread": True}), "kasia")
     assert "kasia" not in clause and "DROP" not in clause and "123" not in clause
     assert set(params.values()) == {"kasia", "o'brien; DROP TABLE thread", "123", "open"}
-    assert "t.unread > 0" in clause
+    assert "t.unread > coalesce((SELECT r.seen FROM thread_read r" in clause  # unread by this agent
 
 
 def test_unassigned_is_owner_null_and_an_empty_list_matches_nothing():

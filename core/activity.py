@@ -1,0 +1,82 @@
+"""Activity shown inline in a thread (assignment, close/reopen, snooze, wake-up), @mentions in internal notes, and
+what concerns one agent for notifications (their threads, their teams' unassigned ones, mentions of them)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+
+from core.model import Activity
+from core.store.db import Store
+
+MENTION = re.compile(r"(?<![\w.])@([A-Za-z0-9][A-Za-z0-9._-]{0,39})")
+
+
+def record(conn: sqlite3.Connection, thread_ids: list[int], kind: str, agent: str | None, detail: str,
+           now: int) -> None:
+    conn.executemany("INSERT INTO activity(thread_id, kind, agent, detail, at) VALUES (?, ?, ?, ?, ?)",
+                     [(t, kind, agent, detail, now) for t in thread_ids])
+
+
+async def for_thread(store: Store, thread_id: int, *, since: int | None = None) -> list[Activity]:
+    found = await store.fetchall("SELECT * FROM activity WHERE thread_id = ? AND at >= ? ORDER BY at, id",
+                                 (thread_id, since or 0))
+    return [Activity(r["id"], r["thread_id"], r["kind"], r["agent"], r["detail"], r["at"]) for r in found]
+
+
+def record_mentions(conn: sqlite3.Connection, thread_id: int, message_id: int, text: str, by: str,
+                    now: int) -> list[str]:
+    """The known, enabled agents a note names with @name (not its author); each mentioned once per note."""
+    names = list(dict.fromkeys(m.rstrip(".") for m in MENTION.findall(text)))
+    found = []
+    for name in names:
+        row = conn.execute("SELECT name FROM agent WHERE name = ? AND disabled = 0", (name,)).fetchone()
+        if row is None or row[0] == by:
+            continue
+        conn.execute("INSERT INTO mention(agent, thread_id, message_id, by_agent, at) VALUES (?, ?, ?, ?, ?)"
+                     " ON CONFLICT (message_id, agent) DO NOTHING", (row[0], thread_id, message_id, by, now))
+        found.append(row[0])
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Concerning:
+    """What happened since the last look that concerns one agent, by kind (each kind can be switched off)."""
+
+    mine: tuple[int, ...] = ()      # a customer wrote in a thread they own
+    queue: tuple[int, ...] = ()     # ... in an unassigned thread of their team (or of no team)
+    mention: tuple[int, ...] = ()   # a note mentions them
+    assigned: tuple[int, ...] = ()  # someone (or a rule) gave them a thread
+
+
+@dataclass(slots=True)
+class Marks:
+    message: int
+    mention: int
+    assignment: int
+
+
+async def marks(store: Store) -> Marks:
+    row = await store.fetchone("SELECT (SELECT coalesce(max(id), 0) FROM message),"
+                               " (SELECT coalesce(max(id), 0) FROM mention),"
+                               " (SELECT coalesce(max(id), 0) FROM assignment)")
+    return Marks(row[0], row[1], row[2])
+
+
+async def concerning(store: Store, agent: str, since: Marks) -> tuple[Concerning, Marks]:
+    inbound = await store.fetchall(
+        "SELECT m.thread_id, t.owner FROM message m JOIN thread t ON t.id = m.thread_id"
+        " WHERE m.id > :last AND m.direction = 'in' AND m.type != 'reaction' AND (t.owner = :me OR (t.owner IS NULL"
+        " AND (t.team IS NULL OR t.team IN (SELECT team FROM team_member WHERE agent = :me)))) ORDER BY m.id",
+        {"last": since.message, "me": agent})
+    mentions = await store.fetchall("SELECT thread_id FROM mention WHERE agent = ? AND id > ? ORDER BY id",
+                                    (agent, since.mention))
+    assigned = await store.fetchall("SELECT thread_id FROM assignment WHERE owner = ? AND id > ?"
+                                    " AND coalesce(by_agent, '') != ? ORDER BY id", (agent, since.assignment, agent))
+    found = Concerning(
+        mine=tuple(dict.fromkeys(r["thread_id"] for r in inbound if r["owner"] == agent)),
+        queue=tuple(dict.fromkeys(r["thread_id"] for r in inbound if r["owner"] != agent)),
+        mention=tuple(dict.fromkeys(r["thread_id"] for r in mentions)),
+        assigned=tuple(dict.fromkeys(r["thread_id"] for r in assigned)))
+    return found, await marks(store)
