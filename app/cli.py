@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("channels", "connected numbers and their health")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
+    from app.commands import agents, assign, saved_replies, teams  # argparse only: cheap to import
+
+    for module in (agents, teams, assign, saved_replies):
+        module.add_parser(command)
+
     p = command("templates", "message templates (synced by wabox serve)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.add_argument("--sync", action="store_true", help="sync from the Graph API now")
@@ -142,7 +147,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
-        module = importlib.import_module(f"app.commands.{args.command}")
+        module = importlib.import_module(f"app.commands.{args.command.replace('-', '_')}")
         code = int(module.run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
         return code

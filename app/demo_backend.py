@@ -24,11 +24,13 @@ import sys
 from pathlib import Path
 
 from core.asgi import serve_asgi, until_stopped
+from core.assignment import run_assigner
 from core.config import ChannelConfig, Config, Secret, Secrets
 from core.demo_seed import DEMO_CHANNELS
 from core.server import create_receiver
 from core.service import background_tasks, media_hook
 from core.simulator.app import create_simulator
+from core.store import Store
 
 
 def demo_config(db: Path, sim_port: int) -> Config:
@@ -67,6 +69,7 @@ async def run(db: Path, port: int, sim_port: int, customers: bool) -> None:
             config = demo_config(db, bound_sim_port)
             download["hook"] = media_hook(config, made_up)
             tasks = [asyncio.create_task(job) for job in background_tasks(config, made_up, db)]
+            tasks.append(asyncio.create_task(_assign(db)))
             if customers:
                 sim.state.world.customers_enabled = True
             print(f"ready receiver=http://127.0.0.1:{receiver_port} sim=http://127.0.0.1:{bound_sim_port}",
@@ -75,6 +78,15 @@ async def run(db: Path, port: int, sim_port: int, customers: bool) -> None:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _assign(db: Path) -> None:
+    """As `wabox serve` does: snoozes wake on time, and the team queues drain (the demo has no rules)."""
+    store = await Store.open(db)
+    try:
+        await run_assigner(store, ())
+    finally:
+        await store.close()
 
 
 async def _until_parent_gone() -> None:

@@ -37,8 +37,9 @@ class WaboxApp(App[None]):
 
     def __init__(self, db_path: Path | str, *, agent: str, clock: Callable[[], float] = time.time,
                  quota: int = 1000, media_dir: Path | None = None, title_note: str | None = None,
-                 downloads_dir: Path = DEFAULT_DOWNLOADS) -> None:
+                 downloads_dir: Path = DEFAULT_DOWNLOADS, notify_command: str | None = None) -> None:
         super().__init__()
+        self.notify_command = notify_command  # the config's hook for notifications (app/team_ui.py runs it)
         self.db_path = Path(db_path)
         self.agent = agent
         self.clock = clock

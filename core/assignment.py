@@ -11,24 +11,22 @@ and closing a thread or changing an agent's status drains at once.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from core.agents import known_agent, known_team
+from core.config import AssignmentRule as Rule
 from core.model import View
+from core.snooze import wake_due
 from core.store.db import Store, log_changes
 from core.views import where
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    team: str
-    channel: str | None = None
-    view: str | None = None
-
-    def describe(self) -> str:
-        return f"{'channel ' + self.channel if self.channel else 'view ' + str(self.view)} -> {self.team}"
+def describe(rule: Rule) -> str:
+    return f"{'channel ' + rule.channel if rule.channel else 'view ' + str(rule.view)} -> {rule.team}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +36,7 @@ class Assigned:
     team: str | None
 
 
-def save_rules(conn: sqlite3.Connection, rules: list[Rule]) -> None:
+def save_rules(conn: sqlite3.Connection, rules: tuple[Rule, ...] | list[Rule]) -> None:
     """The config's [[assignment]] rules, copied where every process can apply them (serve writes them at start)."""
     conn.execute("DELETE FROM assignment_rule")
     conn.executemany("INSERT INTO assignment_rule(position, channel, view, team) VALUES (?, ?, ?, ?)",
@@ -141,7 +139,7 @@ def drain_in(conn: sqlite3.Connection, now: int) -> list[Assigned]:
         if not free:
             if row["team"] != team or row["owner"] is not None:
                 conn.execute("UPDATE thread SET team = ? WHERE id = ?", (team, thread_id))
-                _record(conn, thread_id, None, team, by=None, rule=rule.describe() if rule else None, now=now)
+                _record(conn, thread_id, None, team, by=None, rule=describe(rule) if rule else None, now=now)
                 log_changes(conn, [("thread", thread_id)], at=now)
             continue  # waits in the team's queue
         load, agent = free[0]
@@ -151,7 +149,7 @@ def drain_in(conn: sqlite3.Connection, now: int) -> list[Assigned]:
         if claimed != 1:
             continue
         pool[agent] = (load + 1, pool[agent][1])
-        _record(conn, thread_id, agent, team, by=None, rule=rule.describe() if rule else "team queue", now=now)
+        _record(conn, thread_id, agent, team, by=None, rule=describe(rule) if rule else "team queue", now=now)
         log_changes(conn, [("thread", thread_id)], at=now)
         done.append(Assigned(thread_id, agent, team))
     return done
@@ -173,6 +171,21 @@ async def drain(store: Store, *, now: int) -> list[Assigned]:
     if await store.scalar("SELECT 1 FROM assignment_queue LIMIT 1") is None:
         return []
     return await store.write(drain_in, now)
+
+
+ASSIGN_POLL_SECONDS = 1.0
+
+
+async def run_assigner(store: Store, rules: tuple[Rule, ...], *, clock=None) -> None:
+    """`wabox serve`'s loop: the config's rules copied for every process, then, every second, snoozes whose time
+    came are woken and the queue is drained (new threads, reopened ones, and team queues as capacity frees)."""
+    clock = clock or time.time
+    await store.write(save_rules, rules)
+    while True:
+        now = int(clock())
+        await wake_due(store, now=now)
+        await drain(store, now=now)
+        await asyncio.sleep(ASSIGN_POLL_SECONDS)
 
 
 def assign_in(conn: sqlite3.Connection, ids: list[int], target: str, by: str, now: int) -> Assigned:

@@ -35,6 +35,15 @@ class ChannelConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AssignmentRule:
+    """`[[assignment]]`: new and reopened threads of a channel (or of a custom view) go to a team."""
+
+    team: str
+    channel: str | None = None
+    view: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path | None
     db: Path
@@ -46,6 +55,8 @@ class Config:
     rate_per_second: float = 80.0
     webhook_url: str | None = None  # where a simulator sends webhooks (demo / tests)
     downloads_dir: Path = DEFAULT_DOWNLOADS
+    assignment: tuple[AssignmentRule, ...] = ()
+    notify_command: str | None = None  # run by the inbox for each notification, the event as JSON on stdin
 
     @property
     def media_path(self) -> Path:
@@ -99,6 +110,8 @@ SCHEMA: dict[str, object] = {
     "meta": {"graph_url": _TEXT, "webhook_url": _TEXT},
     "limits": {"monthly_quota": _INTEGER, "numbers_per_waba": _INTEGER, "rate_per_second": _NUMBER},
     "channels": [{"name": _TEXT, "waba_id": _ID, "phone_number_id": _ID, "display_phone_number": _TEXT}],
+    "assignment": [{"channel": _ID, "view": _TEXT, "team": _TEXT}],
+    "notify_command": _TEXT,
 }
 _SECRET_KEYS = ("app_secret", "verify_token", "access_token")
 
@@ -165,6 +178,12 @@ def load_config(explicit: str | Path | None = None, *, db: str | Path | None = N
                                           display_phone_number=entry.get("display_phone_number", "")))
         except KeyError as missing:
             raise ConfigError(f"{path}: [[channels]] entry {number} lacks {missing.args[0]}") from None
+    rules = []
+    for number, entry in enumerate(data.get("assignment", []), start=1):
+        if "team" not in entry or ("channel" in entry) == ("view" in entry):
+            raise ConfigError(f"{path}: [[assignment]] entry {number} needs team and one of channel or view")
+        rules.append(AssignmentRule(team=entry["team"], channel=str(entry["channel"]) if "channel" in entry else None,
+                                    view=entry.get("view")))
     db_path = db or env.get("WABOX_DB") or data.get("db") or default_db_path()
     media_dir = data.get("media_dir")
     limits = data.get("limits", {})
@@ -179,6 +198,8 @@ def load_config(explicit: str | Path | None = None, *, db: str | Path | None = N
         rate_per_second=float(limits.get("rate_per_second", 80.0)),
         webhook_url=meta.get("webhook_url"),
         downloads_dir=Path(data.get("downloads_dir") or DEFAULT_DOWNLOADS),
+        assignment=tuple(rules),
+        notify_command=data.get("notify_command"),
     )
 
 

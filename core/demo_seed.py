@@ -226,6 +226,14 @@ def _seed(db: sqlite3.Connection, b: _Builder, now: int, agent: str, media_dir: 
             " quality_rating, messaging_limit_tier, health, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
             (c.phone_number_id, c.waba_id, c.name, c.display_phone_number, c.name, "GREEN", "TIER_2K", "ok", now))
     db.executemany("INSERT OR IGNORE INTO agent(name, team) VALUES (?, ?)", [(agent, "Wsparcie"), *OTHER_AGENTS])
+    db.executemany("INSERT INTO team(name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                   [(team, now) for team in sorted({t for _, t in OTHER_AGENTS})])
+    db.executemany("INSERT INTO team_member(team, agent) VALUES (?, ?) ON CONFLICT (team, agent) DO NOTHING",
+                   [(team, name) for name, team in [(agent, "Wsparcie"), *OTHER_AGENTS]])
+    db.execute("INSERT INTO saved_reply(owner, name, body, updated_at) VALUES ('', ?, ?, ?)"
+               " ON CONFLICT (owner, name) DO NOTHING",
+               ("Powitanie", "Dzień dobry {{contact.first_name}}, tu {{agent.name}} z Bursztynu. W czym mogę pomóc?",
+                now))
     db.execute("INSERT OR IGNORE INTO custom_view(name, filters, created_by, created_at) VALUES (?,?,?,?)",
                ("WhatsApp", json.dumps({"source": ["whatsapp"]}), "wabox", now))
     # Anna is already a contact, her mobile typed the way people type it: auto-association must find her (F18).
@@ -276,4 +284,5 @@ def _finish(db: sqlite3.Connection, b: _Builder, *, now: int, agent: str, media_
         db.execute("INSERT INTO message(thread_id, channel, direction, type, text, timestamp, author)"
                    " SELECT id, channel, 'out', 'note', ?, ?, ? FROM thread WHERE id = ?",
                    ("Klient VIP — proponujemy 10% rabatu.", now - 60, "ania.k", threads[0]))
+    db.execute("DELETE FROM assignment_queue")  # the seeded day was triaged already: rules apply from now on
     log_changes(db, [("thread", thread_id) for thread_id in threads], at=now)

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 
-from app.commands._common import agent_name, config_from, existing_db
+from app.commands._common import CommandError, agent_name, config_from, existing_db, open_store
+from core.agents import TeamError, signed_in
+
+
+async def _check_agent(config, name: str) -> None:
+    """Only a known, enabled agent signs in: their name is on every reply, note and assignment."""
+    store = await open_store(config)
+    try:
+        await signed_in(store, name)
+    except TeamError as error:
+        raise CommandError(f"cannot sign in as {name!r}: {error}; see `wabox agents list`, or pass --agent NAME")
+    finally:
+        await store.close()
 
 
 def run(args: argparse.Namespace) -> int:
     config = existing_db(config_from(args))
+    asyncio.run(_check_agent(config, agent_name(args)))
     from app.screens.media import prepare_terminal_images
     from app.wabox_app import WaboxApp  # Textual costs ~0.4 s to import: only when the inbox opens
 
     prepare_terminal_images()
     WaboxApp(config.db, agent=agent_name(args), quota=config.monthly_quota, media_dir=config.media_path,
-             downloads_dir=config.downloads_dir).run()
+             downloads_dir=config.downloads_dir, notify_command=config.notify_command).run()
     return 0

@@ -8,6 +8,7 @@ import logging
 import time
 
 from app.commands._common import CommandError, service_setup
+from core.assignment import run_assigner
 from core.asgi import Limits, serve_asgi, until_stopped
 from core.config import Config, Secrets
 from core.server import create_receiver
@@ -44,11 +45,21 @@ async def serve(config: Config, secrets: Secrets, host: str, port: int, *, sende
     async with serve_asgi(receiver, host, port, log_level="info", limits=limits) as bound:
         log.info("receiving webhooks on http://%s:%d/webhook (database %s)", host, bound, config.db)
         tasks = [asyncio.create_task(job) for job in (background_tasks(config, secrets, config.db) if sender else [])]
+        tasks.append(asyncio.create_task(_assign(config)))
         await until_stopped()
         log.info("stopping")
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _assign(config: Config) -> None:
+    """Auto-assignment and snooze wake-ups, on a connection of their own (the receiver's is for webhooks)."""
+    store = await Store.open(config.db)
+    try:
+        await run_assigner(store, config.assignment)
+    finally:
+        await store.close()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -50,17 +50,18 @@ async def test_changes_yield_what_another_connection_committed(inbox: Inbox, see
 
 async def test_agent_writes_log_their_changes(inbox: Inbox):
     await inbox.assign([1, 3], owner="ola")
-    await inbox.assign([1], team="Support")
     await inbox.assign([3], owner="")
+    await inbox.assign([1], team="Support")  # to the team's queue: its least loaded available member takes it
     await inbox.mark_unread(4)  # this agent's own read state: nothing for the others to see
     threads = [await inbox.thread(i) for i in (1, 3, 4)]
     assert [(t.id, t.owner, t.team, t.unread) for t in threads] == [(1, "ola", "Support", 2), (3, None, None, 1),
                                                                      (4, "tester", None, 1)]
     logged = await inbox.store.fetchall("SELECT kind, thread_id FROM change_log ORDER BY seq")
-    assert [tuple(r) for r in logged] == [("thread", 1), ("thread", 3), ("thread", 1), ("thread", 3)]
-    history = await inbox.store.fetchall("SELECT thread_id, owner, team, by_agent FROM assignment ORDER BY id")
-    assert [tuple(r) for r in history] == [(1, "ola", None, "tester"), (3, "ola", None, "tester"),
-                                           (1, None, "Support", "tester"), (3, None, None, "tester")]
+    assert [tuple(r) for r in logged] == [("thread", 1), ("thread", 3), ("thread", 3), ("thread", 1), ("thread", 1)]
+    history = await inbox.store.fetchall("SELECT thread_id, owner, team, by_agent, rule FROM assignment ORDER BY id")
+    assert [tuple(r) for r in history] == [(1, "ola", None, "tester", None), (3, "ola", None, "tester", None),
+                                           (3, None, None, "tester", None), (1, None, "Support", "tester", None),
+                                           (1, "ola", "Support", None, "team queue")]
 
 
 async def test_custom_views_are_validated_and_shared(inbox: Inbox):
