@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.commands import agents, assign, saved_replies, teams  # argparse only: cheap to import
 
     for module in (agents, teams, assign, saved_replies):
-        module.add_parser(command)
+        module.add_parser(command, shared)
 
     p = command("templates", "message templates (synced by wabox serve)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")

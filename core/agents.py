@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.store.db import Store, log_changes
@@ -81,8 +82,9 @@ async def add_agent(store: Store, name: str, *, capacity: int = DEFAULT_CAPACITY
         if row is not None and not row["disabled"]:
             raise TeamError(f"agent {name!r} already exists")
         # Adding a disabled agent again enables them: their history (authorship, assignments) is theirs.
-        conn.execute("INSERT INTO agent(name, display_name, status, capacity, disabled) VALUES (?, ?, 'available', ?, 0)"
-                     " ON CONFLICT (name) DO UPDATE SET disabled = 0, status = 'available', capacity = excluded.capacity,"
+        conn.execute("INSERT INTO agent(name, display_name, status, capacity, disabled)"
+                     " VALUES (?, ?, 'available', ?, 0) ON CONFLICT (name) DO UPDATE SET disabled = 0,"
+                     " status = 'available', capacity = excluded.capacity,"
                      " display_name = coalesce(excluded.display_name, agent.display_name)",
                      (name, display_name, capacity))
         log_changes(conn, [("agent", None)], at=now)
@@ -171,7 +173,8 @@ async def add_team(store: Store, name: str, *, now: int) -> None:
     await store.write(write)
 
 
-async def set_members(store: Store, team: str, *, add: list[str] = (), remove: list[str] = (), now: int) -> None:  # type: ignore[assignment]
+async def set_members(store: Store, team: str, *, add: Sequence[str] = (), remove: Sequence[str] = (),
+                      now: int) -> None:
     def write(conn: sqlite3.Connection) -> None:
         name = known_team(conn, team)
         for agent in add:

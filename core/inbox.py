@@ -16,8 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core import activity, assignment, policy, sending
-from core.model import Channel, ChatMessage, Contact, Draft, Template, ThreadSummary, View
+from core import activity, agents, assignment, policy, sending
+from core.agents import Agent
+from core.model import Activity, Channel, ChatMessage, Contact, Draft, Template, ThreadSummary, View
 from core.sending import ReplyRefused, ReplyRules
 from core.store import conversations, reads, rows
 from core.store.db import Store, log_changes
@@ -71,6 +72,7 @@ class OpenThread:
     contact_threads: list[ThreadSummary]  # all of the contact's threads (this one included)
     targets: list[ReplyTarget]  # this thread first, then the contact's threads on our other numbers
     quota: Quota
+    activity: list[Activity] = ()  # type: ignore[assignment]  # assignments, close/reopen, snooze, among messages
 
 
 class Inbox:
@@ -183,10 +185,12 @@ class Inbox:
         numbers = await self.channels()
         targets = [thread, *(t for t in others if t.id != thread.id and t.channel != thread.channel)]
         used, rules = await self.store.run(self._rules_for, [t.id for t in targets], self.now())
+        events = await activity.for_thread(self.store, thread_id,
+                                           since=messages[0].timestamp if more and messages else None)
         return OpenThread(thread, messages, more, contact, others,
                           [ReplyTarget(t.id, t.channel, numbers[t.channel].display_phone_number
                                        if t.channel in numbers else t.channel, r) for t, r in zip(targets, rules)],
-                          Quota(used, self._quota))
+                          Quota(used, self._quota), events)
 
     def _rules_for(self, db: sqlite3.Connection, thread_ids: list[int], now: int) -> tuple[int, list[ReplyRules]]:
         """The month's count (read once: it scans the month) and the rules for each thread, in one hop."""
@@ -264,6 +268,10 @@ class Inbox:
             row = await self.store.fetchone(base + " AND t.id != :me" + order,
                                             {**params, "me": after.id if after else 0})
         return None if row is None else await self.thread(row["id"])
+
+    async def me(self) -> Agent | None:
+        """The signed-in agent (status, capacity, teams), or None if they are not (or no longer) known."""
+        return await agents.get_agent(self.store, self.agent)
 
     async def settings(self) -> dict[str, bool]:
         found = await self.store.fetchall("SELECT key, value FROM setting WHERE agent = ?", (self.agent,))

@@ -7,6 +7,7 @@ per width and draws the visible ones. Scrolling to the top asks for older messag
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual import events
@@ -18,7 +19,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from core.model import ChatMessage, DeliveryStatus, Direction, MessageType, ThreadSummary, MEDIA_TYPES
+from core.model import Activity, ChatMessage, DeliveryStatus, Direction, MessageType, ThreadSummary, MEDIA_TYPES
 from widgets.formatting import exact_time, file_size, short_time
 from widgets.literal import literal
 
@@ -70,19 +71,22 @@ class ThreadPane(ScrollView, can_focus=True):
         self.now = 0.0
         self.our_number = ""
         self.media_keys = ""  # "O view · S save": the screen's real keys for a media message
+        self.activity: list[Activity] = []  # drawn among the messages, by time
         self._lines: list[tuple[int, Content]] = []  # (message index or -1, line)
         self._starts: list[int] = []  # first line of each message
         self._width = 0
 
     # ---- attributes down --------------------------------------------------------------------------------------
     def show_thread(self, thread: ThreadSummary | None, messages: list[ChatMessage], *, more_before: bool,
-                    now: float, our_number: str = "", keep_selection: bool = False) -> None:
+                    now: float, our_number: str = "", keep_selection: bool = False,
+                    activity: Sequence[Activity] = ()) -> None:
         same = self.thread is not None and thread is not None and self.thread.id == thread.id
         previous_id = self.current.id if (same and keep_selection and self.current) else None
         at_bottom = self.scroll_y >= self.max_scroll_y
         if not same:
             self.revealed.clear()
         self.thread, self.messages, self.more_before, self.now = thread, messages, more_before, now
+        self.activity = list(activity)
         self.our_number = our_number
         self._relayout()
         ids = [m.id for m in self.messages]
@@ -130,16 +134,27 @@ class ThreadPane(ScrollView, can_focus=True):
             lines.append((-1, Content.styled("  No thread open. Pick one with enter.", "dim")))
         elif not self.messages:
             lines.append((-1, Content.styled("  No messages yet.", "dim")))
+        events = list(self.activity)
         for index, message in enumerate(self.messages):
+            while events and events[0].at < message.timestamp:
+                lines.append((-1, self._activity_line(events.pop(0))))
             starts.append(len(lines))
             if message.type is MessageType.REACTION and message.context_wamid in by_wamid:
                 continue  # drawn under the message it reacts to
             for line in self._message_lines(message, by_wamid, reactions.get(message.wamid or "", []), width):
                 lines.append((index, line))
             lines.append((index, Content("")))
+        lines.extend((-1, self._activity_line(event)) for event in events)
         self._lines, self._starts = lines, starts
         self.virtual_size = Size(width, len(lines))
         self.refresh()
+
+    def _activity_line(self, event: Activity) -> Content:
+        """"── 14:02 @ola closed ──": what agents did, between the messages (agent names are ours, details too)."""
+        who = f"@{event.agent} " if event.agent and not event.detail.startswith("assigned") else ""
+        return Content.assemble(("  ── ", "dim"), (short_time(event.at, self.now), "dim"), " ",
+                                literal(f"{who}{event.detail}", limit=120, keep_newlines=False).stylize("dim italic"),
+                                (" ──", "dim"))
 
     def _message_lines(self, m: ChatMessage, by_wamid: dict[str, ChatMessage], reactions: list[ChatMessage],
                        width: int) -> list[Content]:

@@ -46,19 +46,21 @@ def run(args: argparse.Namespace) -> int:
     return with_store(args, job)
 
 
-def add_parser(command) -> None:
+def add_parser(command, shared) -> None:
     p = command("agents", "agents: add, list, set availability, disable")
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = sub.add_parser("add", help="add an agent (starts available)")
-    add.add_argument("name")
+    add = sub.add_parser("add", parents=[shared], help="add an agent (starts available)")
+    add.add_argument("name", help="letters, digits, . _ -")
     add.add_argument("--capacity", type=int, default=agents.DEFAULT_CAPACITY,
                      help="open threads auto-assignment gives them at most (default: %(default)s)")
     add.add_argument("--display-name", help="the name shown to other agents")
-    listing = sub.add_parser("list", help="list agents with their status and open threads")
+    listing = sub.add_parser("list", parents=[shared],
+                             help="list agents with their status and open threads")
     listing.add_argument("--json", action="store_true", help="print JSON for scripts")
-    change = sub.add_parser("set", help="set an agent's availability or capacity")
-    change.add_argument("name")
-    change.add_argument("--status", choices=agents.STATUSES)
-    change.add_argument("--capacity", type=int)
-    off = sub.add_parser("disable", help="disable an agent; their open threads go back to their team's queue")
-    off.add_argument("name")
+    change = sub.add_parser("set", parents=[shared], help="set an agent's availability or capacity")
+    change.add_argument("name", help="the agent")
+    change.add_argument("--status", choices=agents.STATUSES, help="availability (only available agents get threads)")
+    change.add_argument("--capacity", type=int, help="open threads auto-assignment gives them at most")
+    off = sub.add_parser("disable", parents=[shared],
+                         help="disable an agent; their open threads go back to their team's queue")
+    off.add_argument("name", help="the agent")

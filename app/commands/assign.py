@@ -26,8 +26,9 @@ def run(args: argparse.Namespace) -> int:
     return with_store(args, job)
 
 
-def add_parser(command) -> None:
+def add_parser(command, _shared) -> None:
     p = command("assign", "assign a thread to an agent, a team (team:NAME) or nobody (--none)")
-    p.add_argument("thread_id", type=int, metavar="THREAD_ID")
-    p.add_argument("target", nargs="?", metavar="AGENT|team:NAME")
+    p.add_argument("thread_id", type=int, metavar="THREAD_ID", help="the thread id (see `wabox threads`)")
+    p.add_argument("target", nargs="?", metavar="AGENT|team:NAME",
+                   help="a known agent, or team:NAME (the team's least loaded available member takes it)")
     p.add_argument("--none", action="store_true", help="unassign")

@@ -40,14 +40,17 @@ def run(args: argparse.Namespace) -> int:
     return with_store(args, job)
 
 
-def add_parser(command) -> None:
+def add_parser(command, shared) -> None:
     p = command("saved-replies", "saved replies: list, add, import, export (JSON)")
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    sub.add_parser("list", help="the shared ones and yours").add_argument("--json", action="store_true")
-    add = sub.add_parser("add", help="add or replace one; {{contact.first_name}}, {{agent.name}} … are filled in")
-    add.add_argument("name")
-    add.add_argument("--text", required=True)
+    listing = sub.add_parser("list", parents=[shared], help="the shared ones and yours")
+    listing.add_argument("--json", action="store_true", help="print JSON for scripts")
+    add = sub.add_parser("add", parents=[shared],
+                         help="add or replace one; {{contact.first_name}}, {{agent.name}} … are filled in")
+    add.add_argument("name", help="what the picker lists it as")
+    add.add_argument("--text", required=True, help="the reply, with {{variables}}")
     add.add_argument("--personal", action="store_true", help="yours only (--agent), not shared")
-    sub.add_parser("import", help="import a JSON list of {name, body[, owner]}").add_argument(
+    importing = sub.add_parser("import", parents=[shared], help="import a JSON list of {name, body[, owner]}")
+    importing.add_argument(
         "file", metavar="FILE", help="a JSON file, or - for standard input")
-    sub.add_parser("export", help="print every saved reply as JSON (what import reads)")
+    sub.add_parser("export", parents=[shared], help="print every saved reply as JSON (what import reads)")

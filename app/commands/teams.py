@@ -33,13 +33,13 @@ def run(args: argparse.Namespace) -> int:
     return with_store(args, job)
 
 
-def add_parser(command) -> None:
+def add_parser(command, shared) -> None:
     p = command("teams", "teams: add, members, list")
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    sub.add_parser("add", help="add a team").add_argument("name")
-    members = sub.add_parser("members", help="add or remove members")
-    members.add_argument("name")
-    members.add_argument("--add", nargs="+", default=[], metavar="AGENT")
-    members.add_argument("--remove", nargs="+", default=[], metavar="AGENT")
-    sub.add_parser("list", help="list teams and their members").add_argument("--json", action="store_true",
-                                                                              help="print JSON for scripts")
+    sub.add_parser("add", parents=[shared], help="add a team").add_argument("name", help="letters, digits, . _ -")
+    members = sub.add_parser("members", parents=[shared], help="add or remove members")
+    members.add_argument("name", help="the team")
+    members.add_argument("--add", nargs="+", default=[], metavar="AGENT", help="agents to add")
+    members.add_argument("--remove", nargs="+", default=[], metavar="AGENT", help="agents to remove")
+    listing = sub.add_parser("list", parents=[shared], help="list teams and their members")
+    listing.add_argument("--json", action="store_true", help="print JSON for scripts")

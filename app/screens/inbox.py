@@ -32,12 +32,15 @@ from app.screens.confirm import ConfirmScreen
 from app.screens.help import HelpScreen, sections
 from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
 from app.screens.media import MediaScreen
-from app.screens.prompts import (AssignPrompt, Assignment, Attachment, AttachPrompt, NewView, NewViewPrompt,
+from app.screens.prompts import (Assignment, Attachment, AttachPrompt, NewView, NewViewPrompt,
                                  SettingsScreen)
 from app.screens.template_picker import SendFacts, TemplateChoice, TemplatePicker, thread_language
+from app.team_ui import TeamDesk, presence_line
 from app.thread_state import SAVE_AFTER, ThreadDrafts
 from core import phones, policy
+from core.agents import TeamError
 from core.config import DEFAULT_DOWNLOADS
+from core.presence import HEARTBEAT_SECONDS
 from core.inbox import PAGE, Changes, Inbox, OpenThread, ReplyRefused
 from core.model import ChatMessage, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
 from core.text import printable
@@ -50,8 +53,8 @@ from widgets.thread_list import ThreadList
 from widgets.thread_pane import ThreadPane
 
 # Actions that need a thread (the highlighted row, the selection, or the open thread).
-_ON_THREADS = {"close_threads", "reopen_threads", "assign_me", "assign", "mark_unread"}
-_ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata"}
+_ON_THREADS = {"close_threads", "reopen_threads", "assign_me", "assign", "mark_unread", "snooze"}
+_ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata", "saved_reply"}
 _MOVE_TYPING = {"reply", "template", "note", "attach"}  # priority keys: a text field with focus keeps its letters
 _ON_MESSAGE = {"reveal", "retry", "view_media", "save_media"}
 _PANES = "#views, #list-column, #conversation"  # what can hold the focus, as the agent sees it
@@ -114,6 +117,15 @@ class InboxScreen(Screen[None]):
         Binding("question_mark,f1", "help", "Help", tooltip="Every key, by pane (f1 while typing)", id="inbox.help"),
         Binding("v", "new_view", "New view", tooltip="Create a custom view from filters", id="inbox.new_view"),
         Binding("comma", "settings", "Settings", tooltip="Notification settings", id="inbox.settings"),
+        # Issue 10 (app/team_ui.py does the work)
+        Binding("z", "snooze", "Snooze", tooltip="Snooze until a time or the customer's reply (z again wakes it)",
+                id="inbox.snooze"),
+        Binding("ctrl+r", "saved_reply", "Saved reply", tooltip="Insert a saved reply (fuzzy search; ctrl+e edits)",
+                id="inbox.saved_reply"),
+        Binding("P", "availability", "Availability", tooltip="Switch your availability: available / away / offline",
+                id="inbox.availability"),
+        Binding("T", "team_admin", "Agents & teams", tooltip="Agents and teams: add, status, disable, members",
+                id="inbox.team_admin"),
         # Priority: escape moves the focus as it is pressed, so keys typed right after it go where it leads.
         Binding("escape", "back", "Back", tooltip="Back to the thread list", priority=True),
         *_AFTER_ESCAPE,
@@ -152,6 +164,7 @@ class InboxScreen(Screen[None]):
         self._last_tick = 0
         self._last_failure = ""
         self._change_seq: int | None = None  # the change log's position up to which the screen is current
+        self.desk = TeamDesk(self)  # presence, collision, notifications by kind, snooze, saved replies
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -162,6 +175,7 @@ class InboxScreen(Screen[None]):
                 yield ThreadList(id="threads")
             with Vertical(id="conversation"):
                 yield Static(Content(""), id="thread-title")
+                yield presence_line()
                 yield ThreadPane(id="thread")
                 yield Composer(id="composer")
             yield ContactPanel(id="contact")
@@ -177,6 +191,11 @@ class InboxScreen(Screen[None]):
         self.start()
         self.follow_changes()  # its own worker: no load the agent starts can cancel it
         self.set_interval(30, self.tick)  # session badges count down even when nothing is written
+        self.set_interval(HEARTBEAT_SECONDS, self.heartbeat)  # "viewing" expires unless renewed
+
+    @job(group="presence")
+    async def heartbeat(self) -> None:
+        await self.desk.heartbeat()
 
     def tick(self) -> None:
         now = self.inbox.now()
@@ -226,6 +245,9 @@ class InboxScreen(Screen[None]):
             self.query_one(ThreadList).mark_drafted(self.drafts.written)
             self._channels_known(await self.inbox.channels())
             self.settings = await self.inbox.settings()
+            me = await self.inbox.me()
+            if me is not None:
+                self.desk.show_status(me.status)
             self.views = await self.inbox.views()
             if self.view is None:  # the agent may have picked one already
                 self.view = self.views[0]
@@ -327,6 +349,7 @@ class InboxScreen(Screen[None]):
         opened = await self.inbox.open_thread(thread_id)
         if opened is not None and thread_id == self.composer.thread_id:
             self._show_open(opened, refresh=False)
+            await self.desk.opened(thread_id)
             await self._follow_in_list(opened.thread)
 
     @job(group="refresh-thread", exclusive=True)
@@ -340,7 +363,7 @@ class InboxScreen(Screen[None]):
         self.open_thread = thread
         self.query_one(ThreadPane).show_thread(thread, opened.messages, more_before=opened.more_before, now=now,
                                                our_number=self.numbers.get(thread.channel, thread.channel),
-                                               keep_selection=refresh)
+                                               keep_selection=refresh, activity=opened.activity)
         self.query_one(ContactPanel).show_contact(opened.contact, opened.contact_threads, current=thread.id,
                                                   numbers=self.numbers, now=now)
         threads = {t.id: t for t in [thread, *opened.contact_threads]}
@@ -400,11 +423,17 @@ class InboxScreen(Screen[None]):
     # ---- drafts -----------------------------------------------------------------------------------------------
     @on(Composer.DraftChanged)
     def draft_changed(self, event: Composer.DraftChanged) -> None:
+        draft = event.draft
+        self.typing(draft.thread_id, draft.note_text if draft.mode == "note" else draft.reply_text)
         self.drafts.put(event.draft)
         self.query_one(ThreadList).mark_drafted(self.drafts.written)
         if self._save_timer is not None:
             self._save_timer.stop()
         self._save_timer = self.set_timer(SAVE_AFTER, self.save_drafts)
+
+    @job(group="presence")
+    async def typing(self, thread_id: int, text: str) -> None:
+        await self.desk.typed(thread_id, text)  # others see "typing" (a note counts: they would collide too)
 
     @job(group="drafts")
     async def save_drafts(self) -> None:
@@ -419,26 +448,18 @@ class InboxScreen(Screen[None]):
             self._change_seq = changes.seq  # applied: a follower started again after a failure goes on from here
 
     async def _apply(self, changes: Changes) -> None:
+        bound = self.composer.thread_id
+        if bound is not None and "presence" in changes.kinds:
+            await self.desk.show_presence(bound)
+        if changes.kinds == {"presence"}:
+            return  # someone opened a thread or typed: nothing else to read again
         if "view" in changes.kinds or "channel" in changes.kinds:
             self._channels_known(await self.inbox.channels(fresh=True))
         await self._load_list(keep_cursor=True)  # what the agent is looking at first, the counts after
-        bound = self.composer.thread_id
         if bound is not None and bound in changes.thread_ids:
             self.refresh_thread(bound)
-        for thread_id in changes.new_inbound:
-            await self._notify_inbound(thread_id)
+        await self.desk.notify(changes)  # only what concerns this agent, by kind
         await self._load_counts()
-
-    async def _notify_inbound(self, thread_id: int) -> None:
-        thread = await self.inbox.thread(thread_id)
-        if thread is None:
-            return
-        if self.settings.get("notify.toast", True):
-            self.notified += 1
-            name = printable(thread.contact_name or thread.wa_id or "a customer", limit=60)
-            self.notify(f"{name}: {printable(thread.preview, limit=120)}", title="New message", markup=False)
-        if self.settings.get("notify.bell", True):
-            self.app.bell()
 
     # ---- which threads an action applies to -------------------------------------------------------------------
     def _targets(self) -> list[int]:
@@ -516,7 +537,11 @@ class InboxScreen(Screen[None]):
 
     @on(Composer.Send)
     def send(self, event: Composer.Send) -> None:
-        self.queue_compose(event.thread_id, event.target, event.text, event.client_key)
+        self.send_checked(event.thread_id, event.target, event.text, event.client_key)
+
+    @job(group="send-check")
+    async def send_checked(self, thread_id: int, target: ComposeTarget, text: str, client_key: str) -> None:
+        await self.desk.send(thread_id, target, text, client_key)  # warns first if another agent replied
 
     @job(group="outbox")
     async def queue_compose(self, thread_id: int, target: ComposeTarget, text: str, client_key: str) -> None:
@@ -650,7 +675,9 @@ class InboxScreen(Screen[None]):
     @job(group="assign")
     async def assign_prompt(self) -> None:
         ids = self._targets()
-        choice: Assignment | None = await self.app.push_screen_wait(AssignPrompt())
+        named = await self.desk.assign_names()  # known agents and teams only, completed as typed
+        choice = None if named is None else (Assignment(team=named[5:]) if named.lower().startswith("team:")
+                                             else Assignment(owner=named))
         if choice is not None and (len(ids) <= 1 or await self.app.push_screen_wait(
                 ConfirmScreen(f"Assign {len(ids)} threads to {choice.team or choice.owner or 'nobody'}?"))):
             self.act("assign", choice, ids)
@@ -669,7 +696,11 @@ class InboxScreen(Screen[None]):
             for thread_id in ids:
                 await self.inbox.mark_unread(thread_id)
         elif what == "assign" and assignment is not None:
-            await self.inbox.assign(ids, owner=assignment.owner, team=assignment.team)
+            try:
+                await self.inbox.assign(ids, owner=assignment.owner, team=assignment.team)
+            except TeamError as refused:
+                self.notify(str(refused), title="Not assigned", severity="error", markup=False)
+                return
         self.query_one(ThreadList).selected.clear()
         self.notify(_acted(what, names, assignment), markup=False, timeout=3)
         await self._load_counts()
@@ -761,6 +792,33 @@ class InboxScreen(Screen[None]):
             self.notify(f"Not saved: {printable(str(error), limit=200)}", severity="error", markup=False)
             return
         self.notify(f"Saved to {printable(str(target), limit=300)}", markup=False)
+
+    def action_snooze(self) -> None:
+        self.team_job("snooze")
+
+    def action_saved_reply(self) -> None:
+        self.team_job("saved_reply")
+
+    def action_availability(self) -> None:
+        self.team_job("availability")
+
+    def action_team_admin(self) -> None:
+        self.team_job("admin")
+
+    @job(group="team")
+    async def team_job(self, what: str) -> None:
+        if what == "snooze":
+            ids = self._targets()
+            await self.desk.snooze(ids)
+            self.query_one(ThreadList).selected.clear()
+            await self._load_counts()
+            await self._load_list(keep_cursor=True)
+        elif what == "saved_reply":
+            await self.desk.saved_reply()
+        elif what == "availability":
+            await self.desk.cycle_availability()
+        else:
+            await self.desk.admin()
 
     def action_new_view(self) -> None:
         self.new_view()

@@ -1,4 +1,4 @@
-"""Small modal prompts: assign, attach, new custom view, settings. Each dismisses with what the agent chose."""
+"""Small modal prompts: attach, new custom view, settings (the assign prompt is in app/screens/team.py)."""
 
 from __future__ import annotations
 
@@ -26,23 +26,6 @@ class _Prompt(ModalScreen):
 class Assignment:
     owner: str | None = None
     team: str | None = None
-
-
-class AssignPrompt(_Prompt):
-    """`name` assigns to an agent, `team:name` to a team; empty clears the owner."""
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="prompt"):
-            yield Static(Content.styled("Assign to an agent, or team:NAME for a team (empty = unassign)", "bold"))
-            yield Input(placeholder="agent name or team:NAME", id="assign-to")
-
-    @on(Input.Submitted, "#assign-to")
-    def _done(self, event: Input.Submitted) -> None:
-        value = event.value.strip()
-        if value.lower().startswith("team:"):
-            self.dismiss(Assignment(team=value[5:].strip()))
-        else:
-            self.dismiss(Assignment(owner=value))
 
 
 @dataclass(frozen=True)
@@ -147,18 +130,22 @@ class SettingsScreen(_Prompt):
         super().__init__()
         self.settings = dict(settings)
 
+    LABELS = (("notify.toast", "Toast"), ("notify.bell", "Terminal bell (when no desktop notification)"),
+              ("notify.desktop", "Desktop notification through the terminal (OSC 9 / 777 / 99)"),
+              ("notify.mine", "Messages in my threads"), ("notify.queue", "Messages in my teams' unassigned threads"),
+              ("notify.mention", "Notes that mention me"), ("notify.assigned", "Threads assigned to me"))
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="prompt"):
-            yield Static(Content.styled("Settings", "bold"))
-            yield Checkbox("Toast for new messages", self.settings.get("notify.toast", True), id="notify-toast")
-            yield Checkbox("Terminal bell for new messages", self.settings.get("notify.bell", True),
-                           id="notify-bell")
+            yield Static(Content.styled("Settings: how, and for what, you are notified", "bold"))
+            for key, label in self.LABELS:
+                yield Checkbox(label, self.settings.get(key, True), id=key.replace(".", "-"))
             yield Static(Content.styled("space: toggle · esc: close (saved as you go)", "dim"))
 
     @on(Checkbox.Changed)
     def _changed(self, event: Checkbox.Changed) -> None:
-        key = {"notify-toast": "notify.toast", "notify-bell": "notify.bell"}.get(event.checkbox.id or "")
-        if key:
+        key = (event.checkbox.id or "").replace("-", ".", 1)
+        if key in dict(self.LABELS):
             self.settings[key] = event.value
 
     def action_cancel(self) -> None:

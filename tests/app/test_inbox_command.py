@@ -14,6 +14,7 @@ def test_inbox_command_opens_the_app_on_the_configured_db(tmp_path: Path, monkey
     config = tmp_path / "config.toml"
     config.write_text(f'db = "{tmp_path / "inbox.db"}"\n[limits]\nmonthly_quota = 250\n')
     sqlite3.connect(tmp_path / "inbox.db").close()  # the inbox opens a database; it never creates one
+    assert main(["agents", "add", "ola", "--config", str(config)]) == 0  # only a known agent signs in
     opened = {}
 
     def fake_run(self) -> None:
@@ -26,3 +27,21 @@ def test_inbox_command_opens_the_app_on_the_configured_db(tmp_path: Path, monkey
     assert main(["inbox", "--config", str(config), "--agent", "ola"]) == 0
     assert opened == {"db": tmp_path / "inbox.db", "agent": "ola", "quota": 250}
     assert loaded == []
+
+
+def test_the_inbox_refuses_an_unknown_or_disabled_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture):
+    config = tmp_path / "config.toml"
+    config.write_text(f'db = "{tmp_path / "inbox.db"}"\n')
+    sqlite3.connect(tmp_path / "inbox.db").close()
+    monkeypatch.setattr("app.wabox_app.WaboxApp.run", lambda self: pytest.fail("the inbox must not open"))
+    assert main(["agents", "add", "ola", "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["inbox", "--config", str(config), "--agent", "mrek"]) == 2
+    assert "cannot sign in as 'mrek': no agent named 'mrek' (known: ola)" in capsys.readouterr().err
+    monkeypatch.setenv("USER", "nobody-here")
+    assert main(["inbox", "--config", str(config)]) == 2  # $USER is the default, checked the same way
+    assert main(["agents", "disable", "ola", "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["inbox", "--config", str(config), "--agent", "ola"]) == 2
+    assert "agent 'ola' is disabled" in capsys.readouterr().err
