@@ -119,10 +119,10 @@ def drain_in(conn: sqlite3.Connection, now: int) -> list[Assigned]:
             previous = row["owner"] or _last_owner(conn, thread_id)
             if previous and _available(conn, previous):
                 dequeue(thread_id)
-                if row["owner"] != previous:
-                    conn.execute("UPDATE thread SET owner = ? WHERE id = ? AND owner IS NULL", (previous, thread_id))
-                    _record(conn, thread_id, previous, row["team"], by=None, rule="reopened: previous owner", now=now)
-                    done.append(Assigned(thread_id, previous, row["team"]))
+                conn.execute("UPDATE thread SET owner = ? WHERE id = ? AND owner IS NULL", (previous, thread_id))
+                _record(conn, thread_id, previous, row["team"], by=None, rule="reopened: previous owner", now=now)
+                log_changes(conn, [("thread", thread_id)], at=now)
+                done.append(Assigned(thread_id, previous, row["team"]))
                 continue
         elif row["owner"] is not None:
             dequeue(thread_id)  # an agent took it meanwhile
