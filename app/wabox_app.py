@@ -18,6 +18,7 @@ from textual.screen import Screen
 from app.screens.commands import ThreadCommands
 from app.screens.inbox import InboxScreen
 from app.thread_state import ThreadDrafts
+from core import presence
 from core.config import DEFAULT_DOWNLOADS
 from core.inbox import Inbox
 from core.store.db import Store
@@ -67,6 +68,10 @@ class WaboxApp(App[None]):
             except Exception:
                 log.exception("drafts could not be saved on the way out")
         if self.store is not None:
+            try:
+                await presence.viewing(self.store, self.agent, None, now=int(self.clock()))  # gone: not viewing
+            except Exception:
+                log.exception("presence could not be cleared on the way out")
             await self.store.close()
             self.store = None
 

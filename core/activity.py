@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from core.model import Activity
 from core.store.db import Store
 
-MENTION = re.compile(r"(?<![\w.])@([A-Za-z0-9][A-Za-z0-9._-]{0,39})")
+MENTION = re.compile(r"(?<![\w.])@([^\W_][\w.-]{0,39})")  # agent names as core.agents allows them
 
 
 def record(conn: sqlite3.Connection, thread_ids: list[int], kind: str, agent: str | None, detail: str,

@@ -15,7 +15,7 @@ from core.store.db import Store, log_changes
 
 STATUSES = ("available", "away", "offline")
 DEFAULT_CAPACITY = 20
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+_NAME = re.compile(r"[^\W_][\w.-]{0,39}")  # letters of any language ("Sprzedaż"), digits, . _ -
 
 
 class TeamError(ValueError):

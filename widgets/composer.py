@@ -55,6 +55,8 @@ class ReplyArea(TextArea):
         Binding("ctrl+o", "switch_channel", "Channel",
                 tooltip="Another of the contact's connected numbers, or an internal note"),
         Binding("ctrl+e", "editor", "Editor", tooltip="Write in $VISUAL / $EDITOR (the inbox suspends)"),
+        Binding("ctrl+r", "saved_reply", "Saved reply",
+                tooltip="Insert a saved reply: fuzzy search, variables filled in (ctrl+e in the picker edits one)"),
     ]
 
     @dataclass
@@ -67,6 +69,10 @@ class ReplyArea(TextArea):
 
     @dataclass
     class EditorWanted(Message):
+        pass
+
+    @dataclass
+    class SavedReplyWanted(Message):
         pass
 
     async def _on_key(self, event: events.Key) -> None:
@@ -90,6 +96,9 @@ class ReplyArea(TextArea):
 
     def action_editor(self) -> None:
         self.post_message(self.EditorWanted())
+
+    def action_saved_reply(self) -> None:
+        self.post_message(self.SavedReplyWanted())
 
 
 _REPLY_KEYS = {binding.key: binding.action for binding in Binding.make_bindings(ReplyArea.BINDINGS)}
@@ -129,6 +138,10 @@ class Composer(Vertical):
     class EditorWanted(Message):
         thread_id: int
         text: str
+
+    @dataclass
+    class SavedReplyWanted(Message):
+        thread_id: int
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -303,6 +316,11 @@ class Composer(Vertical):
     def on_reply_area_channel_switched(self, event: ReplyArea.ChannelSwitched) -> None:
         event.stop()
         self.switch_channel()
+
+    def on_reply_area_saved_reply_wanted(self, event: ReplyArea.SavedReplyWanted) -> None:
+        event.stop()
+        if self.thread_id is not None:
+            self.post_message(self.SavedReplyWanted(self.thread_id))
 
     def on_reply_area_editor_wanted(self, event: ReplyArea.EditorWanted) -> None:
         event.stop()

@@ -54,7 +54,7 @@ from widgets.thread_pane import ThreadPane
 
 # Actions that need a thread (the highlighted row, the selection, or the open thread).
 _ON_THREADS = {"close_threads", "reopen_threads", "assign_me", "assign", "mark_unread", "snooze"}
-_ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata", "saved_reply"}
+_ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata"}
 _MOVE_TYPING = {"reply", "template", "note", "attach"}  # priority keys: a text field with focus keeps its letters
 _ON_MESSAGE = {"reveal", "retry", "view_media", "save_media"}
 _PANES = "#views, #list-column, #conversation"  # what can hold the focus, as the agent sees it
@@ -120,8 +120,6 @@ class InboxScreen(Screen[None]):
         # Issue 10 (app/team_ui.py does the work)
         Binding("z", "snooze", "Snooze", tooltip="Snooze until a time or the customer's reply (z again wakes it)",
                 id="inbox.snooze"),
-        Binding("ctrl+r", "saved_reply", "Saved reply", tooltip="Insert a saved reply (fuzzy search; ctrl+e edits)",
-                id="inbox.saved_reply"),
         Binding("P", "availability", "Availability", tooltip="Switch your availability: available / away / offline",
                 id="inbox.availability"),
         Binding("T", "team_admin", "Agents & teams", tooltip="Agents and teams: add, status, disable, members",
@@ -796,7 +794,8 @@ class InboxScreen(Screen[None]):
     def action_snooze(self) -> None:
         self.team_job("snooze")
 
-    def action_saved_reply(self) -> None:
+    @on(Composer.SavedReplyWanted)
+    def saved_reply_wanted(self) -> None:
         self.team_job("saved_reply")
 
     def action_availability(self) -> None:
