@@ -16,8 +16,7 @@ from core.store import Store
 NOW = 1_764_072_000  # 2025-11-25 12:00:00 UTC
 HOUR = 3600
 AGENT = "tester"
-MODAL_GROUPS = {"follow-changes", "template", "attach", "assign", "view", "settings", "team", "send-check",
-                "presence"}  # wait on a person
+MODAL_GROUPS = {"follow-changes", "template", "attach", "assign", "view", "settings", "team", "send-check"}  # wait on a person
 CH1, CH2 = "1110001", "2220002"
 HOSTILE_NAME = "[bold red]EVIL[/] [@click=app.quit]x[/] \x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\ \u202eevil"
 HOSTILE_TEXT = ("[bold]bold?[/bold] [@click=app.quit]quit[/] [link=http://evil.example]link[/link] [/ "
