@@ -21,8 +21,8 @@ PANE_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 # Where the help screen lists each of the inbox screen's actions; the rest work anywhere.
 HELP_PANES: dict[str, tuple[str, ...]] = {
-    "list": ("search", "close_threads", "reopen_threads", "assign_me", "assign", "mark_unread", "next_unanswered",
-             "toggle_order", "toggle_views", "new_view"),
+    "list": ("search", "close_threads", "reopen_threads", "assign_me", "assign", "mark_unread", "snooze",
+             "next_unanswered", "toggle_order", "toggle_views", "new_view"),
     "thread": ("reply", "template", "note", "attach", "toggle_metadata", "reveal", "retry", "view_media",
                "save_media", "toggle_contact", "back"),
 }
