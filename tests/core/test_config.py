@@ -111,3 +111,19 @@ def test_ids_written_as_toml_integers_are_kept_as_text_and_every_other_type_is_n
     path.write_text("[[channels]]\nname = \"A\"\nwaba_id = \"1\"\nphone_number_id = \"2\"\nphone = \"x\"\n")
     with pytest.raises(ConfigError, match=r"unknown key 'channels\[1\]\.phone'"):
         load_config(path, env={})
+
+
+def test_assignment_rules_and_the_notify_command(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('notify_command = "notify-hook --quiet"\n[[assignment]]\nchannel = 583920174655001\n'
+                    'team = "Wsparcie"\n[[assignment]]\nview = "VIP"\nteam = "Sprzedaż"\n')
+    config = load_config(path, env={})
+    assert [(r.channel, r.view, r.team) for r in config.assignment] == [
+        ("583920174655001", None, "Wsparcie"), (None, "VIP", "Sprzedaż")]
+    assert config.notify_command == "notify-hook --quiet"
+    for bad, said in (('[[assignment]]\nchannel = "1"\n', "entry 1 needs team and one of channel or view"),
+                      ('[[assignment]]\nchannel = "1"\nview = "x"\nteam = "t"\n', "entry 1 needs team and one of"),
+                      ('[[assignment]]\nteam = "t"\nagent = "ola"\n', "unknown key 'assignment[1].agent'")):
+        path.write_text(bad)
+        with pytest.raises(ConfigError, match=said.replace("[", "\\[").replace("]", "\\]")):
+            load_config(path, env={})
