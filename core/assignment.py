@@ -115,6 +115,9 @@ def drain_in(conn: sqlite3.Connection, now: int) -> list[Assigned]:
             dequeue(thread_id)
             continue
         rule = _matching_rule(conn, rules, row)
+        if rule is None and row["reason"] != "returned":
+            dequeue(thread_id)  # no rule for it: it stays with whoever has it, or unassigned
+            continue
         if row["reason"] == "reopened":
             previous = row["owner"] or _last_owner(conn, thread_id)
             if previous and _available(conn, previous):
@@ -130,7 +133,7 @@ def drain_in(conn: sqlite3.Connection, now: int) -> list[Assigned]:
         # Sent back to a team (by an agent, or its owner was disabled): that team; else the rule's.
         team = row["team"] if row["reason"] == "returned" and row["team"] else (rule.team if rule else None)
         if team is None or conn.execute("SELECT 1 FROM team WHERE name = ?", (team,)).fetchone() is None:
-            dequeue(thread_id)  # no rule for it: it stays with whoever has it, or unassigned
+            dequeue(thread_id)  # a rule naming a team that does not exist (yet): left as it is
             continue
         if row["owner"] is not None:  # reopened, its owner away or gone: back to the team
             conn.execute("UPDATE thread SET owner = NULL WHERE id = ?", (thread_id,))

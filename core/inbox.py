@@ -326,7 +326,8 @@ class Inbox:
         def write(conn: sqlite3.Connection) -> None:  # unread stays as it is if it already is, else one
             conn.execute("INSERT INTO thread_read(agent, thread_id, seen) SELECT ?, id, unread - 1 FROM thread"
                          " WHERE id = ? ON CONFLICT (agent, thread_id) DO UPDATE SET"
-                         " seen = min(thread_read.seen, excluded.seen)", (self.agent, thread_id))
+                         " seen = CASE WHEN excluded.seen < thread_read.seen THEN excluded.seen"
+                         " ELSE thread_read.seen END", (self.agent, thread_id))
 
         await self.store.write(write)
         return 1

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from core.store.db import Store, log_changes
 
-UNTIL_REPLY = 2**53  # "until the customer writes": a time that never comes
+UNTIL_REPLY = 2**31 - 1  # "until the customer writes": a time that does not come (fits a 32-bit INTEGER column)
 _SPAN = re.compile(r"(\d+)\s*([mhd])")
 
 
