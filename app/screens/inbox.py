@@ -294,6 +294,7 @@ class InboxScreen(Screen[None]):
         thread_list.show(total, first, loader, now=self.inbox.now(), channels=self.channel_names,
                          keep_cursor=keep_cursor or bool(search and len(first) == PAGE), page_at=page_at)
         self._list_title(view, total, search, order)
+        self._refresh_bindings_if_changed()  # the thread keys show once there are threads to act on
 
     def _list_title(self, view: View, total: int | None, search: str | None, order: str) -> None:
         count = f"  {total:,}" if total is not None else "  counting…"
@@ -422,7 +423,8 @@ class InboxScreen(Screen[None]):
     @on(Composer.DraftChanged)
     def draft_changed(self, event: Composer.DraftChanged) -> None:
         draft = event.draft
-        self.typing(draft.thread_id, draft.note_text if draft.mode == "note" else draft.reply_text)
+        if self.composer.area.has_focus:  # typed by the agent, not a draft loaded with its thread
+            self.typing(draft.thread_id, draft.note_text if draft.mode == "note" else draft.reply_text)
         self.drafts.put(event.draft)
         self.query_one(ThreadList).mark_drafted(self.drafts.written)
         if self._save_timer is not None:
