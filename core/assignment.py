@@ -95,12 +95,21 @@ def _record(conn: sqlite3.Connection, thread_id: int, owner: str | None, team: s
                  (thread_id, by, f"assigned to {said}{how}", now))
 
 
-def drain_in(conn: sqlite3.Connection, now: int) -> list[Assigned]:
-    """Assign what can be assigned now (run inside a write transaction)."""
+BATCH = 100  # queued threads per write transaction: a burst never holds the write lock for long
+
+
+def drain_in(conn: sqlite3.Connection, now: int, after: tuple[int, int] = (-1, -1),
+             limit: int = 1_000_000) -> list[Assigned]:
+    """Assign what can be assigned now, of the queued threads after `after` (since, thread id) in queue order, at
+    most `limit` of them (run inside a write transaction)."""
     rules = _rules(conn)
-    queued = conn.execute("SELECT q.thread_id, q.reason, t.id, t.channel, t.status, t.owner, t.team"
+    if not rules:  # nothing routes new or reopened threads: only what an agent sent to a team waits
+        conn.execute("DELETE FROM assignment_queue WHERE reason != 'returned'")
+    queued = conn.execute("SELECT q.thread_id, q.reason, q.since, t.id, t.channel, t.status, t.owner, t.team"
                           " FROM assignment_queue q JOIN thread t ON t.id = q.thread_id"
-                          " ORDER BY q.since, q.thread_id").fetchall()
+                          " WHERE q.since > :since OR (q.since = :since AND q.thread_id > :id)"
+                          " ORDER BY q.since, q.thread_id LIMIT :limit",
+                          {"since": after[0], "id": after[1], "limit": limit}).fetchall()
     if not queued:
         return []
     loads: dict[str, dict[str, tuple[int, int]]] = {}
@@ -170,10 +179,19 @@ def _available(conn: sqlite3.Connection, agent: str) -> bool:
 
 
 async def drain(store: Store, *, now: int) -> list[Assigned]:
-    """One pass over the queue (cheap when it is empty: one read, no write lock)."""
-    if await store.scalar("SELECT 1 FROM assignment_queue LIMIT 1") is None:
-        return []
-    return await store.write(drain_in, now)
+    """One pass over the queue, BATCH threads per transaction (cheap when it is empty: one read, no write lock)."""
+    done: list[Assigned] = []
+    after = (-1, -1)
+    while True:
+        batch = await store.fetchall("SELECT since, thread_id FROM assignment_queue"
+                                     " WHERE since > ? OR (since = ? AND thread_id > ?)"
+                                     " ORDER BY since, thread_id LIMIT ?", (after[0], after[0], after[1], BATCH))
+        if not batch:
+            return done
+        done += await store.write(drain_in, now, after, BATCH)  # the same rows, read again under the lock
+        if len(batch) < BATCH:
+            return done
+        after = (batch[-1]["since"], batch[-1]["thread_id"])
 
 
 ASSIGN_POLL_SECONDS = 1.0

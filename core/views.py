@@ -63,7 +63,7 @@ def where(view: View, agent: str) -> tuple[str, dict[str, Any]]:
         clauses.append("t.unread > coalesce((SELECT r.seen FROM thread_read r WHERE r.thread_id = t.id"
                        " AND r.agent = :agent), 0)")  # unread by this agent
     if filters.get("snoozed") is True:
-        clauses.append("t.snoozed_until IS NOT NULL")
+        clauses.append("t.snoozed_until > 0")  # a range: SQLite walks thread_by_snooze, not every open thread
     elif filters.get("snoozed") is False:
         clauses.append("t.snoozed_until IS NULL")
     if filters.get("has_attachment"):
