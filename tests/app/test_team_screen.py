@@ -135,3 +135,34 @@ async def test_a_mention_in_another_agents_note_notifies_only_the_mentioned(seed
         await asyncio.sleep(0.3)
         await settle(pilot)
         assert app.screen.notified == 1
+
+
+async def test_availability_and_the_agents_and_teams_screen(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        assert db_rows(seeded_db, "SELECT status FROM agent WHERE name = ?", (AGENT,)) == [("away",)]
+        assert [n.message for n in app._notifications] == ["You are away"]
+        await pilot.press("T")
+        await pilot.pause()
+        assert "ola     available  0 / 20           Support" in screen_text(pilot)
+        await pilot.press("down", "s")  # ola: available → away
+        await settle(pilot)
+        assert db_rows(seeded_db, "SELECT status FROM agent WHERE name = 'ola'") == [("away",)]
+        await pilot.press("T")
+        await pilot.pause()
+        await pilot.press("a", *"nowy", "enter")
+        await settle(pilot)
+        await pilot.press("T")
+        await pilot.pause()
+        await pilot.press("m", *"Support +nowy -ola", "enter")
+        await settle(pilot)
+        assert db_rows(seeded_db, "SELECT agent FROM team_member WHERE team = 'Support' ORDER BY agent") == [
+            ("nowy",), (AGENT,)]
+        await pilot.press("T")
+        await pilot.pause()
+        await pilot.press("a", *"zła nazwa", "enter")
+        await settle(pilot)
+        assert "agent name 'zła nazwa' is not valid" in list(app._notifications)[-1].message
