@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("threads", "list threads")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    p.add_argument("--view", default="open", choices=["open", "closed", "sent", "mine", "unassigned"],
+    p.add_argument("--view", default="open", choices=["open", "closed", "sent", "mine", "unassigned", "snoozed"],
                    help="which threads (default: %(default)s)")
     p.add_argument("--search", metavar="TEXT", help="only threads whose messages or contact match TEXT")
     p.add_argument("--limit", type=int, default=500, help="at most this many threads (default: %(default)s)")
