@@ -25,7 +25,7 @@ from pathlib import Path
 
 from core.asgi import serve_asgi, until_stopped
 from core.assignment import run_assigner
-from core.config import ChannelConfig, Config, Secret, Secrets
+from core.config import AssignmentRule, ChannelConfig, Config, Secret, Secrets
 from core.demo_seed import DEMO_CHANNELS
 from core.server import create_receiver
 from core.service import background_tasks, media_hook
@@ -80,11 +80,15 @@ async def run(db: Path, port: int, sim_port: int, customers: bool) -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
+# New and reopened conversations on the first number go to the support team, as a `[[assignment]]` rule would.
+DEMO_RULES = (AssignmentRule(team="Wsparcie", channel=DEMO_CHANNELS[0].phone_number_id),)
+
+
 async def _assign(db: Path) -> None:
-    """As `wabox serve` does: snoozes wake on time, and the team queues drain (the demo has no rules)."""
+    """As `wabox serve` does: rules applied, snoozes woken on time, team queues drained."""
     store = await Store.open(db)
     try:
-        await run_assigner(store, ())
+        await run_assigner(store, DEMO_RULES)
     finally:
         await store.close()
 

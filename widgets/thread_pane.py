@@ -137,24 +137,25 @@ class ThreadPane(ScrollView, can_focus=True):
         events = list(self.activity)
         for index, message in enumerate(self.messages):
             while events and events[0].at < message.timestamp:
-                lines.append((-1, self._activity_line(events.pop(0))))
+                lines.extend((-1, line) for line in self._activity_lines(events.pop(0), width))
             starts.append(len(lines))
             if message.type is MessageType.REACTION and message.context_wamid in by_wamid:
                 continue  # drawn under the message it reacts to
             for line in self._message_lines(message, by_wamid, reactions.get(message.wamid or "", []), width):
                 lines.append((index, line))
             lines.append((index, Content("")))
-        lines.extend((-1, self._activity_line(event)) for event in events)
+        lines.extend((-1, line) for event in events for line in self._activity_lines(event, width))
         self._lines, self._starts = lines, starts
         self.virtual_size = Size(width, len(lines))
         self.refresh()
 
-    def _activity_line(self, event: Activity) -> Content:
+    def _activity_lines(self, event: Activity, width: int) -> list[Content]:
         """"── 14:02 @ola closed ──": what agents did, between the messages (agent names are ours, details too)."""
         who = f"@{event.agent} " if event.agent and not event.detail.startswith("assigned") else ""
-        return Content.assemble(("  ── ", "dim"), (short_time(event.at, self.now), "dim"), " ",
-                                literal(f"{who}{event.detail}", limit=120, keep_newlines=False).stylize("dim italic"),
+        line = Content.assemble(("── ", "dim"), (short_time(event.at, self.now), "dim"), " ",
+                                literal(f"{who}{event.detail}", limit=160, keep_newlines=False).stylize("dim italic"),
                                 (" ──", "dim"))
+        return [part.pad_left(2) for part in line.wrap(max(width - 2, 10))]
 
     def _message_lines(self, m: ChatMessage, by_wamid: dict[str, ChatMessage], reactions: list[ChatMessage],
                        width: int) -> list[Content]:
