@@ -12,6 +12,7 @@ import pytest
 
 from core import activity, agents, notify, presence, saved_replies, snooze
 from core.inbox import Inbox
+from core.model import View
 from core.store import Store
 from core.views import BUILTIN_BY_KEY
 from tests.core.team_helpers import NOW, customer_writes, team
@@ -29,7 +30,7 @@ async def test_read_and_unread_are_per_agent(store: Store):
     assert (await ola.thread(thread)).unread == (await marek.thread(thread)).unread == 2
     await ola.open_thread(thread)  # opening reads it, for ola only
     assert (await ola.thread(thread)).unread == 0 and (await marek.thread(thread)).unread == 2
-    unread = BUILTIN_BY_KEY["open"].__class__("u", "Unread", {"unread": True}, builtin=False)
+    unread = View("custom:1", "Unread", {"unread": True}, builtin=False)
     assert await ola.count(unread) == 0 and await marek.count(unread) == 1
     await customer_writes(store, "48600000001", "trzecia", at=NOW + 2)
     assert (await ola.thread(thread)).unread == 1 and (await marek.thread(thread)).unread == 3
