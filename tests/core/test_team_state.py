@@ -13,7 +13,7 @@ import pytest
 from core import activity, agents, notify, presence, saved_replies, snooze
 from core.inbox import Inbox
 from core.model import View
-from core.store import Store
+from core.store import Store, log_changes
 from core.views import BUILTIN_BY_KEY
 from tests.core.team_helpers import NOW, customer_writes, team
 
@@ -60,26 +60,24 @@ async def test_notifications_only_for_what_concerns_the_agent_and_mentions(store
     await marek.assign([theirs], owner="marek")
     await store.write(lambda c: c.execute("UPDATE thread SET team = 'Wsparcie' WHERE id = ?", (queue,)))
     await store.write(lambda c: c.execute("UPDATE thread SET team = 'Sprzedaz' WHERE id = ?", (theirs,)))
-    changes = inbox(store, "ola").changes(poll=0.01)
-    waiting = asyncio.ensure_future(_first(changes, lambda c: c.concerning.mine or c.concerning.queue))
-    await asyncio.sleep(0.05)
+    ola = inbox(store, "ola")
+    changes = ola.changes(poll=0.01, since=await ola.change_seq())
+    await store.write(lambda c: log_changes(c, [("view", None)]))
+    await asyncio.wait_for(changes.__anext__(), 5)  # the follower runs: what comes next is news to it
     for wa_id in ("48600000001", "48600000002", "48600000003"):
         await customer_writes(store, wa_id, "halo", at=NOW + 10)
-    found = (await asyncio.wait_for(waiting, 5)).concerning
+    found = (await asyncio.wait_for(_first(changes, lambda c: c.concerning.mine or c.concerning.queue), 5)).concerning
     assert (found.mine, found.queue) == ((mine,), (queue,))  # marek's thread of another team: not ola's business
-    waiting = asyncio.ensure_future(_first(changes, lambda c: c.concerning.mention))
-    await asyncio.sleep(0.05)
     await marek.add_note(theirs, "@ola możesz zerknąć? (cc @nikt, @marek)", client_key="note-1")
-    found = (await asyncio.wait_for(waiting, 5)).concerning
+    found = (await asyncio.wait_for(_first(changes, lambda c: c.concerning.mention), 5)).concerning
     assert found.mention == (theirs,)
     rows = await store.fetchall("SELECT agent, thread_id, by_agent FROM mention")
     assert [tuple(r) for r in rows] == [("ola", theirs, "marek")]  # unknown names and the author are not mentioned
     await marek.add_note(theirs, "@ola możesz zerknąć? (cc @nikt, @marek)", client_key="note-1")  # a retry
     assert await store.scalar("SELECT count(*) FROM mention") == 1
-    waiting = asyncio.ensure_future(_first(changes, lambda c: c.concerning.assigned))
-    await asyncio.sleep(0.05)
     await marek.assign([queue], owner="ola")
-    assert (await asyncio.wait_for(waiting, 5)).concerning.assigned == (queue,)
+    assert (await asyncio.wait_for(_first(changes, lambda c: c.concerning.assigned), 5)).concerning.assigned == (
+        queue,)
     await changes.aclose()
 
 
