@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,26 @@ async def test_availability_and_the_agents_and_teams_screen(seeded_db: Path):
         await pilot.press("a", *"zła nazwa", "enter")
         await settle(pilot)
         assert "agent name 'zła nazwa' is not valid" in list(app._notifications)[-1].message
+
+
+async def test_a_saved_reply_is_edited_in_the_editor(seeded_db: Path, monkeypatch: pytest.MonkeyPatch):
+    async def add(store, _):
+        await saved_replies.save(store, "Powitanie", "stary tekst", now=NOW)
+    await as_ola(seeded_db, add)
+    monkeypatch.setenv("VISUAL", "sh -c 'printf \"Witaj {{contact.first_name}}!\" > \"$0\"'")
+    app = make_app(seeded_db)
+    app.suspend = nullcontext  # type: ignore[method-assign]  # headless: nothing to hand the terminal to
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_row(pilot, 0)
+        await pilot.press("r", "ctrl+r")
+        await settle(pilot)
+        await pilot.press("ctrl+e")
+        await settle(pilot)
+        assert db_rows(seeded_db, "SELECT owner, body FROM saved_reply") == [("", "Witaj {{contact.first_name}}!")]
+        assert app.screen.query_one(Composer).area.has_focus  # back where the agent was writing
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.query_one(Composer).area.text == "Witaj Alice!"
