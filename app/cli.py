@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import sqlite3
+from core.store.db import database_errors
 import sys
 
 from app.commands._common import USAGE, CommandError
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         # cannot raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return BROKEN_PIPE
-    except sqlite3.DatabaseError as error:
+    except database_errors() as error:
         return _fail(f"database error: {error}", USAGE)
     except OSError as error:
         return _fail(str(error), 1)

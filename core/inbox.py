@@ -20,7 +20,7 @@ from core import policy, sending
 from core.model import Channel, ChatMessage, Contact, Draft, Template, ThreadSummary, View
 from core.sending import ReplyRefused, ReplyRules
 from core.store import conversations, reads, rows
-from core.store.db import Store, log_changes
+from core.store.db import Store, integrity_errors, log_changes
 from core.views import BUILTIN_VIEWS, FILTER_KEYS
 
 PAGE = 100
@@ -234,7 +234,7 @@ class Inbox:
         from core.views import search_clause, where
         clause, params = where(view, self.agent)
         if search and search.strip():
-            found, more = search_clause(search)
+            found, more = search_clause(search, dialect=self.store.dialect)
             clause, params = f"{clause} AND {found}", {**params, **more}
         inside = await self.store.scalar(f"SELECT count(*) FROM thread t WHERE {clause} AND t.id = :me",
                                          {**params, "me": thread.id})
@@ -299,7 +299,7 @@ class Inbox:
         return await self._update_threads(ids, "owner = :owner", {"owner": (owner or "").strip() or None})
 
     async def mark_unread(self, thread_id: int) -> int:
-        return await self._update_threads([thread_id], "unread = max(unread, 1)", {})
+        return await self._update_threads([thread_id], "unread = CASE WHEN unread > 1 THEN unread ELSE 1 END", {})
 
     async def mark_read(self, thread_id: int) -> int:
         row = await self.store.scalar("SELECT unread FROM thread WHERE id = ?", (thread_id,))
@@ -320,7 +320,7 @@ class Inbox:
                 cursor = conn.execute("INSERT INTO custom_view(name, filters, created_by, created_at, position)"
                                       " VALUES (?, ?, ?, ?, ?)", (name, json.dumps(filters), self.agent, now,
                                                                   position))
-            except sqlite3.IntegrityError:
+            except integrity_errors():
                 raise ReplyRefused(f"A view named {name!r} already exists.") from None
             log_changes(conn, [("view", None)], at=now)
             return int(cursor.lastrowid or 0)

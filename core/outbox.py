@@ -29,7 +29,7 @@ from pathlib import Path
 
 from core.cloudapi import CloudApi, CloudApiError
 from core.ingest import REENGAGEMENT, apply_parked_statuses, refresh_session
-from core.store.db import Store, log_changes
+from core.store.db import Store, database_errors, is_locked, log_changes
 from core.store.threads import refresh_thread_summary
 
 log = logging.getLogger("wabox.outbox")
@@ -126,7 +126,7 @@ class Sender:
                 if free > 0:
                     try:
                         claimed = await self.claim(free)
-                    except sqlite3.Error:  # e.g. the disk is full for a moment: the loop must outlive it
+                    except database_errors():  # e.g. the disk is full for a moment: the loop must outlive it
                         log.exception("outbox claim failed; trying again")
                         claimed = []
                         await self.sleep(1.0)
@@ -150,8 +150,8 @@ class Sender:
         for attempt in range(5):
             try:
                 return await self.store.write(fn, *args)
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error):
+            except database_errors() as error:
+                if not is_locked(error):
                     raise
             await self.sleep(0.01 * 2 ** attempt)
         return await self.store.write(fn, *args)  # the sixth try: a lock that outlasts it is raised
@@ -258,7 +258,7 @@ def _claim(db: sqlite3.Connection, owner: str, now: float, lease: float, limit: 
             continue
         in_doubt = row["state"] == "sending"  # its status webhook would have marked it sent (core/ingest.py)
         db.execute("UPDATE outbox SET state = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1,"
-                   " ambiguous = ambiguous OR ? WHERE id = ?", (owner, now + lease, int(in_doubt), row["id"]))
+                   " ambiguous = CASE WHEN ? = 1 THEN 1 ELSE ambiguous END WHERE id = ?", (owner, now + lease, int(in_doubt), row["id"]))
         claimed.append(Claimed(
             id=row["id"], message_id=row["message_id"], thread_id=row["thread_id"], channel=row["channel"],
             recipient=row["recipient"], kind=row["kind"], request=json.loads(row["request"]),
@@ -310,7 +310,7 @@ def _token_refused(db: sqlite3.Connection, row: Claimed, owner: str, error: Clou
                    now: int) -> None:
     if _mine(db, row, owner):
         # Not the row's fault: give the attempt back and wait for the channel to come back.
-        db.execute("UPDATE outbox SET state = 'queued', attempts = max(0, attempts - 1), next_attempt_at = ?,"
+        db.execute("UPDATE outbox SET state = 'queued', attempts = CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END, next_attempt_at = ?,"
                    " lease_owner = NULL, lease_until = NULL, error_code = ?, error_title = ?, error_details = ?"
                    " WHERE id = ?", (until, error.code, error.message, error.details, row.id))
     _set_health(db, row.channel, "token_invalid", now)

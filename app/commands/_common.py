@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
+from core.store.db import database_errors
 
 from core.config import Config, ConfigError, Secrets, load_config, load_secrets
 from core.logs import configure_logging
@@ -44,7 +44,7 @@ async def open_store(config: Config, *, create: bool = False):
         existing_db(config)
     try:
         return await Store.open(config.db)
-    except sqlite3.DatabaseError as error:
+    except database_errors() as error:
         raise CommandError(f"{config.db}: {error}") from None
 
 

@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 
 from core.store import Store, log_changes
@@ -26,9 +28,13 @@ async def test_a_failed_transaction_leaves_nothing(store):
 
 
 async def test_changes_since_reports_what_another_connection_wrote(store, tmp_path):
-    other = await Store.open(store.path)
+    other = await Store.open(store.target)
     before = await store.data_version()
     await other.write(log_changes, [("message", 7), ("thread", 7)])
+    for _ in range(500):  # PostgreSQL's NOTIFY reaches this connection's listener a moment after the commit
+        if await store.data_version() != before:
+            break
+        await asyncio.sleep(0.01)
     assert await store.data_version() != before
     seq, changes = await store.changes_since(0)
     assert seq == 2 and changes == [("message", 7), ("thread", 7)]
