@@ -30,6 +30,8 @@ def config_from(args: argparse.Namespace) -> Config:
 
 def existing_db(config: Config) -> Config:
     """The reading commands never create a database: a mistyped --db would show an empty inbox and look fine."""
+    if isinstance(config.db, str):  # PostgreSQL: the server says whether the database exists
+        return config
     if not config.db.is_file():
         raise CommandError(f"no database at {config.db}: check --db, $WABOX_DB or the config's db "
                            "(`wabox serve` and `wabox connect` create it)")

@@ -8,9 +8,9 @@ from core.demo_seed import seed_demo
 from core.store import Store
 
 
-async def test_the_demo_seed_has_every_state(tmp_path):
+async def test_the_demo_seed_has_every_state(db_target, tmp_path):
     now = int(time.time())
-    store = await Store.open(tmp_path / "demo.db")
+    store = await Store.open(db_target)
     try:
         await seed_demo(store, now=now, agent="kasia", media_dir=tmp_path / "media")
         scalar = store.scalar
