@@ -72,19 +72,30 @@ class Backoff:
 
 
 class Pacer:
-    """At most `rate` sends a second per number (Meta's default 80 mps), spread evenly."""
+    """At most `rate` sends a second per number (Meta's default 80 mps), spread evenly, over every sender: each
+    send takes the number's next slot from the database (send_pace), so two senders on one number share it."""
 
-    def __init__(self, rate: float, clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
+    def __init__(self, store: Store, rate: float, clock: Callable[[], float],
+                 sleep: Callable[[float], Awaitable[None]], write: Callable[..., Awaitable] | None = None) -> None:
+        self.write = write or store.write  # the sender's own: tried again when the database is locked a moment
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self._clock, self._sleep = clock, sleep
-        self._next: dict[str, float] = {}
 
     async def wait(self, channel: str) -> None:
+        if not self.interval:
+            return
         now = self._clock()
-        slot = max(now, self._next.get(channel, 0.0))
-        self._next[channel] = slot + self.interval
+        slot = await self.write(_take_slot, channel, now, self.interval)
         if slot > now:
             await self._sleep(slot - now)
+
+
+def _take_slot(db: sqlite3.Connection, channel: str, now: float, interval: float) -> float:
+    row = db.execute("SELECT next_at FROM send_pace WHERE channel = ?", (channel,)).fetchone()
+    slot = now if row is None or row[0] < now else row[0]
+    db.execute("INSERT INTO send_pace(channel, next_at) VALUES (?, ?)"
+               " ON CONFLICT (channel) DO UPDATE SET next_at = excluded.next_at", (channel, slot + interval))
+    return slot
 
 
 class Sender:
@@ -101,7 +112,7 @@ class Sender:
         self.backoff = backoff if isinstance(backoff, Backoff) else Backoff()
         self._delay = None if isinstance(backoff, Backoff) else backoff
         self.rng = rng or random.Random()
-        self.pacer = Pacer(rate_per_second, clock, sleep)
+        self.pacer = Pacer(store, rate_per_second, clock, sleep, self._write)
         self.on_unknown_template = on_unknown_template
         self.idle = idle
         self.paused: dict[str, float] = {}  # channel -> until (token invalid)

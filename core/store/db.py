@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -94,6 +95,12 @@ class Store:
     async def data_version(self) -> int:
         """Changes when another connection commits (7 µs): the cheap "anything new?" check."""
         return int(await self.scalar("PRAGMA data_version"))
+
+    @contextlib.asynccontextmanager
+    async def one_host(self, name: str) -> AsyncIterator[None]:
+        """The body runs on one host at a time, for loops that must run once (template sync, channel health,
+        re-ingest). On SQLite every process is on this one machine: nothing to arbitrate."""
+        yield
 
     async def last_change_seq(self) -> int:
         return int(await self.scalar("SELECT coalesce(max(seq), 0) FROM change_log"))

@@ -9,9 +9,11 @@ Only what truly differs lives here: connecting, the write lock, change notificat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -252,6 +254,20 @@ class PgStore(Store):
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(run, self.pool, fn, args, write=True)
+
+    @contextlib.asynccontextmanager
+    async def one_host(self, name: str, *, retry: float = 5.0) -> AsyncIterator[None]:
+        """Waits until this process holds the advisory lock `name`, then runs the body holding it. The lock
+        belongs to a connection of its own: if this host dies, PostgreSQL drops the connection and the lock,
+        and a waiting host takes over within `retry` seconds."""
+        key = zlib.crc32(name.encode())
+        conn = await psycopg.AsyncConnection.connect(self.target, autocommit=True)
+        try:
+            while not (await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone())[0]:
+                await asyncio.sleep(retry)
+            yield
+        finally:
+            await conn.close()
 
     async def data_version(self) -> int:
         """Moves when anyone commits a change (NOTIFY from change_log's trigger); no query while nothing does."""

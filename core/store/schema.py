@@ -387,6 +387,15 @@ ALTER TABLE message ADD COLUMN media_retry_at INTEGER;
 CREATE INDEX message_media_retry ON message(media_retry_at) WHERE media_retry_at IS NOT NULL;
 """
 
+# Per-number pacing shared by every sender (core.outbox.Pacer): two `wabox serve` on one number together keep to
+# the configured rate. `next_at` is the epoch second (a fraction) of the number's next free send slot.
+_SEND_PACE = """
+CREATE TABLE send_pace (
+    channel TEXT PRIMARY KEY,
+    next_at REAL NOT NULL
+);
+"""
+
 # --- PostgreSQL: what SQLite's FTS5 tables and triggers do, as expression indexes -----------------------------
 # Search folds as the SQLite index does: FOLDS, then unaccent (FTS5's remove_diacritics), lower case, and every
 # run of characters that are not letters or digits is one separator (unicode61's tokens). Terms are matched as
@@ -468,6 +477,7 @@ MIGRATIONS: tuple[str | Migration, ...] = (
     Migration(_V3, _PG_SEARCH + pg_ddl(_V3_REST)),
     _V4_DRAFTS_AND_CLIENT_KEYS,
     _MEDIA_RETRY,
+    _SEND_PACE,
 )
 
 
