@@ -28,7 +28,7 @@ async def test_the_demo_seed_has_every_state(db_target, tmp_path):
         assert await scalar("SELECT count(*) FROM message WHERE status = 'failed' AND error_code = 131047") == 1
         assert {r[0] for r in await store.fetchall("SELECT DISTINCT status FROM message WHERE direction = 'out'"
                                                    " AND type != 'note'")} >= {"read", "failed"}
-        assert await scalar("SELECT count(*) FROM message WHERE quarantined") == 2
+        assert await scalar("SELECT count(*) FROM message WHERE quarantined = 1") == 2
         paths = [r[0] for r in await store.fetchall("SELECT media_path FROM message WHERE media_id IS NOT NULL")]
         assert paths and all((tmp_path / "media").joinpath(p.split("/")[-1]).exists() for p in paths)
         # Anna was already a contact (stored with spaces): her thread found her instead of making a new one.
