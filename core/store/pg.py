@@ -72,8 +72,9 @@ class _BoolAsInt(Dumper):
         return b"1" if obj else b"0"
 
 
-# `?` and `:name` outside string literals and identifiers; `::` (a PostgreSQL cast) is left alone.
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|%|\?|(?<![:\w]):([A-Za-z_]\w*)")
+# `?` and `:name` outside string literals and identifiers; `::` (a PostgreSQL cast) is left alone. SQLite's
+# INDEXED BY (a planner hint, no meaning of its own) is dropped.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|%|\?|(?<![:\w]):([A-Za-z_]\w*)|\s+INDEXED BY \w+")
 
 
 @lru_cache(maxsize=4096)
@@ -86,9 +87,11 @@ def translate(sql: str) -> str:
             return "%s"
         if token == "%":
             return "%%"
+        if token.lstrip().startswith("INDEXED BY"):
+            return ""
         if match.group(1):
             return f"%({match.group(1)})s"
-        return token
+        return token.replace("%", "%%")  # a literal or identifier: its own % signs stay themselves
 
     return _TOKENS.sub(one, sql)
 
@@ -131,7 +134,7 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> PgCursor:
         cursor = self.raw.cursor()
-        cursor.execute(translate(sql), params or None)
+        cursor.execute(translate(sql), params or ())  # always formatted: `%%` is the translation of `%`
         return PgCursor(cursor)
 
     def executemany(self, sql: str, seq: Any) -> PgCursor:
