@@ -17,7 +17,15 @@ from pathlib import Path
 
 import psycopg
 
-BIN = Path(os.environ.get("WABOX_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _bin() -> Path:
+    """$WABOX_PG_BIN, else the newest of Debian's /usr/lib/postgresql/N/bin."""
+    if os.environ.get("WABOX_PG_BIN"):
+        return Path(os.environ["WABOX_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    return found[-1] if found else Path("/usr/lib/postgresql/15/bin")
+
+
+BIN = _bin()
 TEMPLATE = "wabox_template"
 
 
@@ -34,7 +42,10 @@ def _tool(name: str) -> str:
 
 
 class PgServer:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """`durable`: fsync on, for benchmarks; the tests run without it (a crash of the machine loses the
+        test server, never a test's meaning: commits and visibility are the same)."""
+        self.durable = durable
         self.dir = Path(tempfile.mkdtemp(prefix="wabox-pg-"))
         self.port = _free_port()
         self._as: list[str] = []
@@ -54,7 +65,8 @@ class PgServer:
         self._run(_tool("initdb"), "-D", str(data), "-U", "wabox", "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8")
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir}"
-                   " -c fsync=off -c synchronous_commit=on -c full_page_writes=off -c max_connections=300"
+                   + ("" if self.durable else " -c fsync=off -c full_page_writes=off")
+                   + " -c synchronous_commit=on -c max_connections=300"
                    " -c shared_buffers=64MB")
         self._run(_tool("pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
         self.admin("CREATE DATABASE wabox_template")

@@ -115,12 +115,11 @@ class PgCursor:
 
     @property
     def lastrowid(self) -> int | None:
-        """The id the last INSERT drew from its identity sequence (what sqlite3's lastrowid gives)."""
-        try:
-            with self._cursor.connection.transaction():  # a savepoint: "not yet defined" must not abort the caller
-                return self._cursor.connection.execute("SELECT lastval()").fetchone()[0]
-        except psycopg.errors.ObjectNotInPrerequisiteState:
+        """The id the last INSERT drew from its table's identity sequence (what sqlite3's lastrowid gives);
+        None when it inserted nothing. Asked only after inserting into a table with an integer id."""
+        if self._cursor.rowcount < 1:
             return None
+        return self._cursor.connection.execute("SELECT lastval()").fetchone()[0]
 
     def close(self) -> None:
         self._cursor.close()
