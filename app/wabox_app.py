@@ -20,7 +20,7 @@ from app.screens.inbox import InboxScreen
 from app.thread_state import ThreadDrafts
 from core.config import DEFAULT_DOWNLOADS
 from core.inbox import Inbox
-from core.store.db import Store
+from core.store.db import Store, is_postgres
 
 # styles.tcss lives at the top of the repository (the package is installed editable).
 CSS_FILE = Path(__file__).resolve().parent.parent / "styles.tcss"
@@ -39,11 +39,12 @@ class WaboxApp(App[None]):
                  quota: int = 1000, media_dir: Path | None = None, title_note: str | None = None,
                  downloads_dir: Path = DEFAULT_DOWNLOADS) -> None:
         super().__init__()
-        self.db_path = Path(db_path)
+        self.db_path = db_path if isinstance(db_path, str) and is_postgres(db_path) else Path(db_path)
         self.agent = agent
         self.clock = clock
         self.quota = quota
-        self.media_dir = media_dir if media_dir is not None else self.db_path.parent / "media"
+        self.media_dir = media_dir if media_dir is not None else (
+            self.db_path.parent / "media" if isinstance(self.db_path, Path) else Path("media"))
         self.downloads_dir = downloads_dir
         self.sub_title = f"{agent}" + (f" · {title_note}" if title_note else "")
         self.store: Store | None = None
