@@ -125,14 +125,10 @@ _MATCH = {
         "probe": "SELECT count(*) FROM (SELECT 1 FROM message_fts WHERE message_fts MATCH :q LIMIT :limit) AS p",
     },
     "postgresql": {
-        "rare": "t.id IN (SELECT m.thread_id FROM message m"
-                " WHERE to_tsvector('simple', wabox_fold(m.text)) @@ wabox_tsquery(:q))",
-        "common": "EXISTS (SELECT 1 FROM message m WHERE m.thread_id = t.id"
-                  " AND to_tsvector('simple', wabox_fold(m.text)) @@ wabox_tsquery(:q))",
-        "contact": "t.contact_id IN (SELECT c.id FROM contact c WHERE to_tsvector('simple',"
-                   " wabox_contact_text(c.name, c.phone, c.mobile, c.wa_id, c.e164, c.email)) @@ wabox_tsquery(:q))",
-        "probe": "SELECT count(*) FROM (SELECT 1 FROM message"
-                 " WHERE to_tsvector('simple', wabox_fold(text)) @@ wabox_tsquery(:q) LIMIT :limit) AS p",
+        "rare": "t.id IN (SELECT m.thread_id FROM message m WHERE m.search @@ wabox_tsquery(:q))",
+        "common": "EXISTS (SELECT 1 FROM message m WHERE m.thread_id = t.id AND m.search @@ wabox_tsquery(:q))",
+        "contact": "t.contact_id IN (SELECT c.id FROM contact c WHERE c.search @@ wabox_tsquery(:q))",
+        "probe": "SELECT count(*) FROM (SELECT 1 FROM message WHERE search @@ wabox_tsquery(:q) LIMIT :limit) AS p",
     },
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,7 +54,7 @@ def ingest(directory: Path, target: Path | str, receivers: int, label: str) -> N
     running = [ReceiverProcess(config, free_port(), directory / f"serve-{label}-{n}.log") for n in range(receivers)]
     try:
         for receiver in running:
-            receiver.start()
+            receiver.start(timeout=120)
         figures = [asyncio.run(blast([r.port for r in running], events)) for events in (1, 10)]
         print(f"  {label:<34} {figures[0]:7.0f} events/s at 1 event/POST   {figures[1]:7.0f} at 10 events/POST")
     finally:
@@ -89,7 +90,7 @@ async def live_update(directory: Path, url: str, samples: int = 40) -> None:
     """A webhook POSTed to a receiver, seen by another process's Inbox.changes() (NOTIFY, then the change log)."""
     config = write_config(directory, {CHANNEL: "48221234567"}, db=url)
     receiver = ReceiverProcess(config, free_port(), directory / "serve-live.log")
-    receiver.start()
+    receiver.start(timeout=120)
     store = await Store.open(url)
     inbox = Inbox(store, agent="bench")
     seen: asyncio.Queue[float] = asyncio.Queue()
@@ -119,39 +120,51 @@ async def live_update(directory: Path, url: str, samples: int = 40) -> None:
           f"p95 {delays[int(len(delays) * 0.95)] * 1000:.0f} ms ({samples} POSTs)")
 
 
-def main() -> None:
+def main(parts: list[str] | None = None) -> None:
+    """`python -m tests.bench.bench_postgres [ingest] [reads] [live]` runs only those parts (default all)."""
+    parts = parts or ["ingest", "reads", "live"]
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         server = PgServer(durable=True).start()
         try:
-            print("webhook ingest (signed POSTs over loopback, committed before the 200; 2 cores shared with the "
-                  "load generator and the server):")
-            ingest(directory, directory / "wabox.db", 1, "SQLite, one receiver")
-            for receivers in (1, 2):
-                server.admin(f"CREATE DATABASE ingest{receivers}")
-                ingest(directory, server.url(f"ingest{receivers}"), receivers,
-                       f"PostgreSQL, {receivers} receiver{'s' if receivers > 1 else ''}")
-
-            bench_tui.build(bench_tui.DB)
-            source = directory / "big.db"
-            shutil.copy(bench_tui.DB, source)  # the cache stays as it is: the copy migrates its own
-            server.admin("CREATE DATABASE big")
-            url = server.url("big")
-            asyncio.run(migrate_both(source, url))
-            started = time.perf_counter()
-            checks = copy_sqlite_to_postgres(source, url)
-            rows = sum(c.source_rows for c in checks)
-            print(f"inbox on PostgreSQL, {bench_tui.THREADS:,} threads / {bench_tui.MESSAGES:,} messages: "
-                  f"`wabox db copy` moved {rows:,} rows in {time.perf_counter() - started:.0f} s "
-                  f"({'every table matches' if all(c.same for c in checks) else 'MISMATCH'})")
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("VACUUM ANALYZE")  # what autovacuum does a while after a bulk load
-            asyncio.run(inbox_reads(url))
-            server.admin("CREATE DATABASE live")
-            asyncio.run(live_update(directory, server.url("live")))
+            if "ingest" in parts:
+                bench_ingest(directory, server)
+            if "reads" in parts:
+                bench_reads(directory, server)
+            if "live" in parts:
+                server.admin("CREATE DATABASE live")
+                asyncio.run(live_update(directory, server.url("live")))
         finally:
             server.stop()
 
 
+def bench_ingest(directory: Path, server: PgServer) -> None:
+    print("webhook ingest (signed POSTs over loopback, committed before the 200; 2 cores shared with the "
+          "load generator and the server):")
+    ingest(directory, directory / "wabox.db", 1, "SQLite, one receiver")
+    for receivers in (1, 2):
+        server.admin(f"CREATE DATABASE ingest{receivers}")
+        ingest(directory, server.url(f"ingest{receivers}"), receivers,
+               f"PostgreSQL, {receivers} receiver{'s' if receivers > 1 else ''}")
+
+
+def bench_reads(directory: Path, server: PgServer) -> None:
+    bench_tui.build(bench_tui.DB)
+    source = directory / "big.db"
+    shutil.copy(bench_tui.DB, source)  # the cache stays as it is: the copy migrates its own
+    server.admin("CREATE DATABASE big")
+    url = server.url("big")
+    asyncio.run(migrate_both(source, url))
+    started = time.perf_counter()
+    checks = copy_sqlite_to_postgres(source, url)
+    rows = sum(c.source_rows for c in checks)
+    print(f"inbox on PostgreSQL, {bench_tui.THREADS:,} threads / {bench_tui.MESSAGES:,} messages: "
+          f"`wabox db copy` moved {rows:,} rows in {time.perf_counter() - started:.0f} s "
+          f"({'every table matches' if all(c.same for c in checks) else 'MISMATCH'})")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # what autovacuum does a while after a bulk load
+    asyncio.run(inbox_reads(url))
+
+
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
