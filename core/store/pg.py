@@ -160,7 +160,7 @@ def connect_kwargs() -> dict[str, Any]:
 def open_pool(url: str, *, size: int = 4) -> ConnectionPool:
     pool = ConnectionPool(url, min_size=1, max_size=size, kwargs=connect_kwargs(), configure=_configure,
                           open=False, name="wabox")
-    pool.open(wait=True, timeout=30)
+    pool.open(wait=True, timeout=10)  # a server that is down is said at once, not after minutes
     return pool
 
 
