@@ -374,8 +374,8 @@ class Inbox:
         return await self.store.last_change_seq()
 
     async def changes(self, poll: float = 0.05, *, since: int | None = None) -> AsyncIterator[Changes]:
-        """Yields what was committed since the last look (or since `since`); `PRAGMA data_version` keeps the idle
-        cost at one query."""
+        """Yields what was committed since the last look (or since `since`); the store's data_version (SQLite's
+        PRAGMA, PostgreSQL's LISTEN/NOTIFY) keeps the idle cost at one cheap check."""
         seq = await self.store.last_change_seq() if since is None else since
         last_message = int(await self.store.scalar("SELECT coalesce(max(id), 0) FROM message"))
         version = await self.store.data_version()
