@@ -158,6 +158,10 @@ def connect_kwargs() -> dict[str, Any]:
 
 
 def open_pool(url: str, *, size: int = 4) -> ConnectionPool:
+    try:  # first one connection: an unreachable server or a refused login is said at once, in one line
+        psycopg.connect(url, connect_timeout=10).close()
+    except psycopg.OperationalError as error:
+        raise psycopg.OperationalError(" ".join(str(error).split())) from None
     pool = ConnectionPool(url, min_size=1, max_size=size, kwargs=connect_kwargs(), configure=_configure,
                           open=False, name="wabox")
     pool.open(wait=True, timeout=10)  # a server that is down is said at once, not after minutes

@@ -72,3 +72,12 @@ def test_a_url_with_a_password_is_refused_without_echoing_it(tmp_path):
     assert done.returncode == 2
     done = wabox("--db", "postgresql://wabox:hunter2@127.0.0.1/x", "threads")
     assert done.returncode == 2 and "holds a password" in done.stderr and "hunter2" not in done.stderr
+
+
+def test_a_postgresql_server_that_is_not_there_is_one_line_at_once():
+    from tests.core.receiver_process import free_port
+
+    done = wabox("--db", f"postgresql://wabox@127.0.0.1:{free_port()}/wabox", "threads")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("wabox: postgresql://wabox@127.0.0.1:")
+    assert "Connection refused" in done.stderr
