@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench coverage clean
+.PHONY: demo test test-postgresql bench coverage clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The tests that use the store, again on a PostgreSQL server of their own (tests/pg_server.py; Debian's
+# `postgresql` package). The others do not touch the database and ran in `make test`.
+test-postgresql: $(STAMP)
+	$(BIN)/python -m pytest -q --db=postgresql
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import sqlite3
 import sys
 
 from app.commands._common import USAGE, CommandError
+from core.store.db import database_errors
 
 INTERRUPTED = 130
 BROKEN_PIPE = 141
@@ -32,8 +32,8 @@ def _shared_options() -> argparse.ArgumentParser:
     shared.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="config file (default: $WABOX_CONFIG, else the platform config dir's wabox/config.toml)")
     shared.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
-                        help="database file (default: $WABOX_DB, else the config's db); must exist except for "
-                             "serve, connect and demo, which create it")
+                        help="database file or postgresql:// URL (default: $WABOX_DB, else the config's db); "
+                             "a file must exist except for serve, connect and demo, which create it")
     shared.add_argument("--agent", metavar="NAME", default=argparse.SUPPRESS,
                         help="who you are: the inbox's author and `threads --view mine` (default: $USER)")
     return shared
@@ -129,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (agents, teams, assign, saved_replies):
         module.add_parser(command, shared)
 
+    p = command("db", "database tools: `db copy` moves an SQLite install to PostgreSQL")
+    tools = p.add_subparsers(dest="db_command", metavar="TOOL", required=True)
+    c = tools.add_parser("copy", help="copy an SQLite database into an empty PostgreSQL one, then compare them",
+                         description="Copy every table of an SQLite database into an empty PostgreSQL database "
+                                     "(one transaction), then print each table's row counts and content hashes on "
+                                     "both sides; exit 1 (and keep nothing) if any differs. The URL carries no "
+                                     "password: set $PGPASSWORD or use ~/.pgpass.")
+    c.add_argument("--from", dest="source", required=True, metavar="PATH", help="the SQLite database file")
+    c.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://user@host/database")
+
     p = command("templates", "message templates (synced by wabox serve)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.add_argument("--sync", action="store_true", help="sync from the Graph API now")
@@ -160,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         # cannot raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return BROKEN_PIPE
-    except sqlite3.DatabaseError as error:
+    except database_errors() as error:
         return _fail(f"database error: {error}", USAGE)
     except OSError as error:
         return _fail(str(error), 1)

@@ -21,7 +21,7 @@ from app.thread_state import ThreadDrafts
 from core import presence
 from core.config import DEFAULT_DOWNLOADS
 from core.inbox import Inbox
-from core.store.db import Store
+from core.store.db import Store, is_postgres
 
 # styles.tcss lives at the top of the repository (the package is installed editable).
 CSS_FILE = Path(__file__).resolve().parent.parent / "styles.tcss"
@@ -41,11 +41,12 @@ class WaboxApp(App[None]):
                  downloads_dir: Path = DEFAULT_DOWNLOADS, notify_command: str | None = None) -> None:
         super().__init__()
         self.notify_command = notify_command  # the config's hook for notifications (app/team_ui.py runs it)
-        self.db_path = Path(db_path)
+        self.db_path = db_path if isinstance(db_path, str) and is_postgres(db_path) else Path(db_path)
         self.agent = agent
         self.clock = clock
         self.quota = quota
-        self.media_dir = media_dir if media_dir is not None else self.db_path.parent / "media"
+        self.media_dir = media_dir if media_dir is not None else (
+            self.db_path.parent / "media" if isinstance(self.db_path, Path) else Path("media"))
         self.downloads_dir = downloads_dir
         self.sub_title = f"{agent}" + (f" · {title_note}" if title_note else "")
         self.store: Store | None = None

@@ -107,8 +107,8 @@ def _record(db: sqlite3.Connection, waba_id: str, added: list[tuple[ChannelConfi
     changes: list[tuple[str, int | None]] = [("channel", None)]
     if first:
         position = db.execute("SELECT coalesce(max(position), 0) + 1 FROM custom_view").fetchone()[0]
-        created = db.execute("INSERT OR IGNORE INTO custom_view(name, filters, created_by, created_at, position)"
-                             " VALUES (?, ?, 'wabox connect', ?, ?)",
+        created = db.execute("INSERT INTO custom_view(name, filters, created_by, created_at, position)"
+                             " VALUES (?, ?, 'wabox connect', ?, ?) ON CONFLICT DO NOTHING",
                              (DEFAULT_VIEW, json.dumps({"source": ["whatsapp"]}), now, position))
         if created.rowcount:
             changes.append(("view", None))

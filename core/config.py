@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ class AssignmentRule:
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path | None
-    db: Path
+    db: Path | str  # a SQLite file, or a `postgresql://` URL (never with its password: see database_target)
     graph_url: str = DEFAULT_GRAPH_URL
     channels: tuple[ChannelConfig, ...] = ()
     media_dir: Path | None = None
@@ -60,6 +61,8 @@ class Config:
 
     @property
     def media_path(self) -> Path:
+        if isinstance(self.db, str):  # PostgreSQL: media stays on this host, in its data directory
+            return self.media_dir or Path(platformdirs.user_data_dir("wabox")) / "media"
         return self.media_dir or self.db.parent / "media"
 
 
@@ -154,6 +157,23 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def database_target(value: str | Path) -> Path | str:
+    """A path (SQLite) or a PostgreSQL URL. The URL may not carry the password: it is shown in logs, `ps` and
+    config files. The password comes from $PGPASSWORD or libpq's password file (~/.pgpass or $PGPASSFILE, 0600)."""
+    text = str(value)
+    if not text.startswith(("postgresql://", "postgres://")):
+        return Path(value).expanduser()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        has_password = parts.password is not None or "password=" in parts.query
+    except ValueError:
+        raise ConfigError("db: not a valid postgresql:// URL") from None
+    if has_password:
+        raise ConfigError("db: the PostgreSQL URL holds a password; take it out and set $PGPASSWORD or put it in "
+                          "~/.pgpass ($PGPASSFILE), mode 0600")
+    return text
+
+
 def load_config(explicit: str | Path | None = None, *, db: str | Path | None = None,
                 env: Mapping[str, str] = os.environ) -> Config:
     """Read the TOML file (missing is fine unless named explicitly) and apply env and flag overrides."""
@@ -189,7 +209,7 @@ def load_config(explicit: str | Path | None = None, *, db: str | Path | None = N
     limits = data.get("limits", {})
     return Config(
         path=path if path.exists() else None,
-        db=Path(db_path).expanduser(),
+        db=database_target(db_path),
         graph_url=(env.get("WABOX_GRAPH_URL") or meta.get("graph_url") or DEFAULT_GRAPH_URL).rstrip("/"),
         channels=tuple(channels),
         media_dir=Path(media_dir).expanduser() if media_dir else None,

@@ -222,10 +222,11 @@ def _seed(db: sqlite3.Connection, b: _Builder, now: int, agent: str, media_dir: 
     channels = {c.phone_number_id for c in DEMO_CHANNELS}
     for c in DEMO_CHANNELS:
         db.execute(
-            "INSERT OR IGNORE INTO channel(phone_number_id, waba_id, name, display_phone_number, verified_name,"
-            " quality_rating, messaging_limit_tier, health, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO channel(phone_number_id, waba_id, name, display_phone_number, verified_name,"
+            " quality_rating, messaging_limit_tier, health, updated_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (c.phone_number_id, c.waba_id, c.name, c.display_phone_number, c.name, "GREEN", "TIER_2K", "ok", now))
-    db.executemany("INSERT OR IGNORE INTO agent(name, team) VALUES (?, ?)", [(agent, "Wsparcie"), *OTHER_AGENTS])
+    db.executemany("INSERT INTO agent(name, team) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                   [(agent, "Wsparcie"), *OTHER_AGENTS])
     db.executemany("INSERT INTO team(name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
                    [(team, now) for team in sorted({t for _, t in OTHER_AGENTS})])
     db.executemany("INSERT INTO team_member(team, agent) VALUES (?, ?) ON CONFLICT (team, agent) DO NOTHING",
@@ -234,7 +235,7 @@ def _seed(db: sqlite3.Connection, b: _Builder, now: int, agent: str, media_dir: 
                " ON CONFLICT (owner, name) DO NOTHING",
                ("Powitanie", "Dzień dobry {{contact.first_name}}, tu {{agent.name}} z Bursztynu. W czym mogę pomóc?",
                 now))
-    db.execute("INSERT OR IGNORE INTO custom_view(name, filters, created_by, created_at) VALUES (?,?,?,?)",
+    db.execute("INSERT INTO custom_view(name, filters, created_by, created_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
                ("WhatsApp", json.dumps({"source": ["whatsapp"]}), "wabox", now))
     # Anna is already a contact, her mobile typed the way people type it: auto-association must find her (F18).
     anna = b.people[0].wa_id

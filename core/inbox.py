@@ -21,7 +21,7 @@ from core.agents import Agent
 from core.model import Activity, Channel, ChatMessage, Contact, Draft, Template, ThreadSummary, View
 from core.sending import ReplyRefused, ReplyRules
 from core.store import conversations, reads, rows
-from core.store.db import Store, log_changes
+from core.store.db import Store, integrity_errors, log_changes
 from core.views import BUILTIN_VIEWS, FILTER_KEYS
 
 PAGE = 100
@@ -241,7 +241,7 @@ class Inbox:
         from core.views import search_clause, where
         clause, params = where(view, self.agent)
         if search and search.strip():
-            found, more = search_clause(search)
+            found, more = search_clause(search, dialect=self.store.dialect)
             clause, params = f"{clause} AND {found}", {**params, **more}
         inside = await self.store.scalar(f"SELECT count(*) FROM thread t WHERE {clause} AND t.id = :me",
                                          {**params, "me": thread.id})
@@ -351,7 +351,7 @@ class Inbox:
                 cursor = conn.execute("INSERT INTO custom_view(name, filters, created_by, created_at, position)"
                                       " VALUES (?, ?, ?, ?, ?)", (name, json.dumps(filters), self.agent, now,
                                                                   position))
-            except sqlite3.IntegrityError:
+            except integrity_errors():
                 raise ReplyRefused(f"A view named {name!r} already exists.") from None
             log_changes(conn, [("view", None)], at=now)
             return int(cursor.lastrowid or 0)
@@ -407,8 +407,8 @@ class Inbox:
         return await self.store.last_change_seq()
 
     async def changes(self, poll: float = 0.05, *, since: int | None = None) -> AsyncIterator[Changes]:
-        """Yields what was committed since the last look (or since `since`); `PRAGMA data_version` keeps the idle
-        cost at one query."""
+        """Yields what was committed since the last look (or since `since`); the store's data_version (SQLite's
+        PRAGMA, PostgreSQL's LISTEN/NOTIFY) keeps the idle cost at one cheap check."""
         seq = await self.store.last_change_seq() if since is None else since
         marks = await activity.marks(self.store)
         version = await self.store.data_version()

@@ -131,7 +131,7 @@ def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) ->
     if m.type == "reaction":
         return thread_id  # a reaction shows on its message; it neither reopens nor counts as unread
     db.execute("UPDATE thread SET unread = unread + 1, status = 'open', closed_at = NULL,"
-               " has_attachment = has_attachment OR :media WHERE id = :id",
+               " has_attachment = CASE WHEN :media = 1 THEN 1 ELSE has_attachment END WHERE id = :id",
                {"media": m.media_id is not None, "id": thread_id})
     if m.type not in _NOT_SESSION:
         refresh_session(db, thread_id)
@@ -210,8 +210,8 @@ def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -
         "INSERT INTO contact(name, wa_id, user_id, e164, created_at) VALUES (?,?,?,?,?)",
         (name, wa_id, user_id, e164, m.timestamp))
     if e164:
-        db.execute("INSERT OR IGNORE INTO contact_number(contact_id, e164) VALUES (?, ?)", (cursor.lastrowid, e164))
-    db.executemany("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
+        db.execute("INSERT INTO contact_number(contact_id, e164) VALUES (?, ?) ON CONFLICT DO NOTHING", (cursor.lastrowid, e164))
+    db.executemany("INSERT INTO contact_user_id(contact_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                    [(cursor.lastrowid, u) for u in bsuids])
     return cursor.lastrowid
 
@@ -229,11 +229,11 @@ def _complete_contact(db: sqlite3.Connection, contact_id: int, m: InboundMessage
         db.execute("UPDATE contact SET wa_id = coalesce(wa_id, ?), user_id = coalesce(user_id, ?),"
                    " e164 = coalesce(e164, ?) WHERE id = ?", (wa_id, user_id, e164, contact_id))
         if e164:
-            db.execute("INSERT OR IGNORE INTO contact_number(contact_id, e164) VALUES (?, ?)", (contact_id, e164))
+            db.execute("INSERT INTO contact_number(contact_id, e164) VALUES (?, ?) ON CONFLICT DO NOTHING", (contact_id, e164))
     named_after_id = not known["name"] or known["name"] in (known["wa_id"], known["user_id"], known["e164"])
     if m.customer.name and named_after_id:  # a contact first named after an identifier takes the profile name
         db.execute("UPDATE contact SET name = ? WHERE id = ?", (m.customer.name, contact_id))
-    db.executemany("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
+    db.executemany("INSERT INTO contact_user_id(contact_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                    [(contact_id, u) for u in bsuids])
 
 
@@ -249,10 +249,10 @@ def _customer_changed_number(db: sqlite3.Connection, thread_id: int, m: InboundM
     db.execute("UPDATE contact SET wa_id = ?, user_id = coalesce(?, user_id), e164 = coalesce(?, e164)"
                      " WHERE id = ?", (m.new_wa_id, m.new_user_id, e164, row["contact_id"]))
     if e164:
-        db.execute("INSERT OR IGNORE INTO contact_number(contact_id, e164) VALUES (?, ?)",
+        db.execute("INSERT INTO contact_number(contact_id, e164) VALUES (?, ?) ON CONFLICT DO NOTHING",
                          (row["contact_id"], e164))
     if m.new_user_id:
-        db.execute("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
+        db.execute("INSERT INTO contact_user_id(contact_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                    (row["contact_id"], m.new_user_id))
 
 
@@ -271,7 +271,7 @@ def _customer_changed_user_id(db: sqlite3.Connection, thread_id: int, m: Inbound
     for other in db.execute(f"SELECT DISTINCT contact_id FROM contact_user_id WHERE user_id IN ({marks})"
                             " AND contact_id != ?", (*bsuids, contact_id)).fetchall():
         _merge_contact(db, contact_id, other["contact_id"])
-    db.executemany("INSERT OR IGNORE INTO contact_user_id(contact_id, user_id) VALUES (?, ?)",
+    db.executemany("INSERT INTO contact_user_id(contact_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                    [(contact_id, u) for u in bsuids])
     db.execute("UPDATE contact SET user_id = ? WHERE id = ?", (m.new_user_id, contact_id))
     db.execute("UPDATE thread SET user_id = ? WHERE id = ?", (m.new_user_id, thread_id))
@@ -281,8 +281,9 @@ def _merge_thread(db: sqlite3.Connection, keep: int, gone: int) -> None:
     """Move everything of thread `gone` into `keep` and delete `gone` (the same customer on the same number)."""
     for table in ("message", "outbox", "conversation"):
         db.execute(f"UPDATE {table} SET thread_id = ? WHERE thread_id = ?", (keep, gone))
-    db.execute("UPDATE thread SET unread = thread.unread + g.unread, has_attachment = max(thread.has_attachment,"
-               " g.has_attachment), owner = coalesce(thread.owner, g.owner), team = coalesce(thread.team, g.team)"
+    db.execute("UPDATE thread SET unread = thread.unread + g.unread, has_attachment ="
+               " CASE WHEN g.has_attachment > thread.has_attachment THEN g.has_attachment ELSE thread.has_attachment END"
+               ", owner = coalesce(thread.owner, g.owner), team = coalesce(thread.team, g.team)"
                " FROM (SELECT * FROM thread WHERE id = ?) AS g WHERE thread.id = ?", (gone, keep))
     db.execute("DELETE FROM thread WHERE id = ?", (gone,))
     refresh_session(db, keep)
@@ -293,8 +294,8 @@ def _merge_contact(db: sqlite3.Connection, keep: int, gone: int) -> None:
     """Contact `gone` is the same person as `keep`: its threads, numbers, BSUIDs and details move over."""
     db.execute("UPDATE thread SET contact_id = ? WHERE contact_id = ?", (keep, gone))
     for table, column in (("contact_number", "e164"), ("contact_user_id", "user_id")):
-        db.execute(f"INSERT OR IGNORE INTO {table}(contact_id, {column}) SELECT ?, {column} FROM {table}"
-                   " WHERE contact_id = ?", (keep, gone))
+        db.execute(f"INSERT INTO {table}(contact_id, {column}) SELECT ?, {column} FROM {table}"
+                   " WHERE contact_id = ? ON CONFLICT DO NOTHING", (keep, gone))
     db.execute("UPDATE contact SET phone = coalesce(contact.phone, g.phone), mobile = coalesce(contact.mobile, g.mobile),"
                " email = coalesce(contact.email, g.email), owner = coalesce(contact.owner, g.owner),"
                " wa_id = coalesce(contact.wa_id, g.wa_id), e164 = coalesce(contact.e164, g.e164)"
@@ -307,8 +308,8 @@ def _merge_contact(db: sqlite3.Connection, keep: int, gone: int) -> None:
 
 def _change(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) -> int | None:
     """Keep an edit or revoke, and apply it to its message if that is stored (else when it comes)."""
-    cursor = db.execute("INSERT OR IGNORE INTO message_change(channel, wamid, original_wamid, kind, text, timestamp)"
-                        " VALUES (?,?,?,?,?,?)", (m.channel, m.wamid, m.original_wamid, m.type, m.text, m.timestamp))
+    cursor = db.execute("INSERT INTO message_change(channel, wamid, original_wamid, kind, text, timestamp)"
+                        " VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING", (m.channel, m.wamid, m.original_wamid, m.type, m.text, m.timestamp))
     if cursor.rowcount == 0:
         result.duplicates += 1
         return None
@@ -344,8 +345,8 @@ def _apply_changes(db: sqlite3.Connection, message_id: int, channel: str, wamid:
 
 def _status(db: sqlite3.Connection, s: StatusUpdate, result: IngestResult) -> int | None:
     cursor = db.execute(
-        "INSERT OR IGNORE INTO status_event(channel, wamid, status, timestamp, recipient_id, callback_data,"
-        " error_code, error_title, error_details, pricing, conversation) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO status_event(channel, wamid, status, timestamp, recipient_id, callback_data,"
+        " error_code, error_title, error_details, pricing, conversation) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
         (s.channel, s.wamid, s.status, s.timestamp, s.recipient_id, s.callback_data, s.error_code, s.error_title,
          s.error_details, json.dumps(s.pricing) if s.pricing else None,
          json.dumps(s.conversation) if s.conversation else None))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from core.cloudapi import CloudApi, CloudApiError
 from core.ingest import REENGAGEMENT, apply_parked_statuses, refresh_session
-from core.store.db import Store, log_changes
+from core.store.db import Store, database_errors, is_locked, log_changes
 from core.store.threads import refresh_thread_summary
 
 log = logging.getLogger("wabox.outbox")
@@ -72,19 +72,30 @@ class Backoff:
 
 
 class Pacer:
-    """At most `rate` sends a second per number (Meta's default 80 mps), spread evenly."""
+    """At most `rate` sends a second per number (Meta's default 80 mps), spread evenly, over every sender: each
+    send takes the number's next slot from the database (send_pace), so two senders on one number share it."""
 
-    def __init__(self, rate: float, clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
+    def __init__(self, store: Store, rate: float, clock: Callable[[], float],
+                 sleep: Callable[[float], Awaitable[None]], write: Callable[..., Awaitable] | None = None) -> None:
+        self.write = write or store.write  # the sender's own: tried again when the database is locked a moment
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self._clock, self._sleep = clock, sleep
-        self._next: dict[str, float] = {}
 
     async def wait(self, channel: str) -> None:
+        if not self.interval:
+            return
         now = self._clock()
-        slot = max(now, self._next.get(channel, 0.0))
-        self._next[channel] = slot + self.interval
+        slot = await self.write(_take_slot, channel, now, self.interval)
         if slot > now:
             await self._sleep(slot - now)
+
+
+def _take_slot(db: sqlite3.Connection, channel: str, now: float, interval: float) -> float:
+    row = db.execute("SELECT next_at FROM send_pace WHERE channel = ?", (channel,)).fetchone()
+    slot = now if row is None or row[0] < now else row[0]
+    db.execute("INSERT INTO send_pace(channel, next_at) VALUES (?, ?)"
+               " ON CONFLICT (channel) DO UPDATE SET next_at = excluded.next_at", (channel, slot + interval))
+    return slot
 
 
 class Sender:
@@ -101,7 +112,7 @@ class Sender:
         self.backoff = backoff if isinstance(backoff, Backoff) else Backoff()
         self._delay = None if isinstance(backoff, Backoff) else backoff
         self.rng = rng or random.Random()
-        self.pacer = Pacer(rate_per_second, clock, sleep)
+        self.pacer = Pacer(store, rate_per_second, clock, sleep, self._write)
         self.on_unknown_template = on_unknown_template
         self.idle = idle
         self.paused: dict[str, float] = {}  # channel -> until (token invalid)
@@ -126,7 +137,7 @@ class Sender:
                 if free > 0:
                     try:
                         claimed = await self.claim(free)
-                    except sqlite3.Error:  # e.g. the disk is full for a moment: the loop must outlive it
+                    except database_errors():  # e.g. the disk is full for a moment: the loop must outlive it
                         log.exception("outbox claim failed; trying again")
                         claimed = []
                         await self.sleep(1.0)
@@ -150,8 +161,8 @@ class Sender:
         for attempt in range(5):
             try:
                 return await self.store.write(fn, *args)
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error):
+            except database_errors() as error:
+                if not is_locked(error):
                     raise
             await self.sleep(0.01 * 2 ** attempt)
         return await self.store.write(fn, *args)  # the sixth try: a lock that outlasts it is raised
@@ -258,7 +269,7 @@ def _claim(db: sqlite3.Connection, owner: str, now: float, lease: float, limit: 
             continue
         in_doubt = row["state"] == "sending"  # its status webhook would have marked it sent (core/ingest.py)
         db.execute("UPDATE outbox SET state = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1,"
-                   " ambiguous = ambiguous OR ? WHERE id = ?", (owner, now + lease, int(in_doubt), row["id"]))
+                   " ambiguous = CASE WHEN ? = 1 THEN 1 ELSE ambiguous END WHERE id = ?", (owner, now + lease, int(in_doubt), row["id"]))
         claimed.append(Claimed(
             id=row["id"], message_id=row["message_id"], thread_id=row["thread_id"], channel=row["channel"],
             recipient=row["recipient"], kind=row["kind"], request=json.loads(row["request"]),
@@ -310,7 +321,7 @@ def _token_refused(db: sqlite3.Connection, row: Claimed, owner: str, error: Clou
                    now: int) -> None:
     if _mine(db, row, owner):
         # Not the row's fault: give the attempt back and wait for the channel to come back.
-        db.execute("UPDATE outbox SET state = 'queued', attempts = max(0, attempts - 1), next_attempt_at = ?,"
+        db.execute("UPDATE outbox SET state = 'queued', attempts = CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END, next_attempt_at = ?,"
                    " lease_owner = NULL, lease_until = NULL, error_code = ?, error_title = ?, error_details = ?"
                    " WHERE id = ?", (until, error.code, error.message, error.details, row.id))
     _set_health(db, row.channel, "token_invalid", now)

@@ -111,7 +111,7 @@ async def queue_media(store: Store, thread_id: int, path: Path, *, agent: str, n
     if len(caption) > MAX_CAPTION:
         raise ReplyRefused(f"The caption is {len(caption):,} characters; WhatsApp takes at most {MAX_CAPTION:,}.")
     # A copy the sender owns: the agent may move or delete the original before it is uploaded.
-    outbox_dir = store.path.parent / "media" / "outbox"
+    outbox_dir = store.files_dir / "media" / "outbox"
     outbox_dir.mkdir(parents=True, exist_ok=True)
     copy = outbox_dir / f"{uuid.uuid4().hex}{path.suffix.lower()}"
     shutil.copyfile(path, copy)
@@ -192,7 +192,7 @@ async def thread_for_number(store: Store, channel: str, number: str, *, now: flo
         contact_id = contact["contact_id"] if contact else db.execute(
             "INSERT INTO contact(name, wa_id, e164, created_at) VALUES (?, ?, ?, ?)",
             (e164, wa_id, e164, int(now))).lastrowid
-        db.execute("INSERT OR IGNORE INTO contact_number(contact_id, e164) VALUES (?, ?)", (contact_id, e164))
+        db.execute("INSERT INTO contact_number(contact_id, e164) VALUES (?, ?) ON CONFLICT DO NOTHING", (contact_id, e164))
         thread_id = db.execute("INSERT INTO thread(channel, wa_id, contact_id, status, created_at)"
                                " VALUES (?, ?, ?, 'open', ?)", (channel, wa_id, contact_id, int(now))).lastrowid
         log_changes(db, [("thread", thread_id)], at=int(now))

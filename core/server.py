@@ -265,7 +265,12 @@ def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: st
                              "oldest_pending_at": backlog.oldest_at, "last_pending_error": backlog.last_error})
 
     async def retry_pending() -> None:
-        """Bodies kept pending go in once whatever stopped them is fixed; a failure waits for the next round."""
+        """Bodies kept pending go in once whatever stopped them is fixed; a failure waits for the next round.
+        One receiver at a time does it, however many share the database."""
+        async with state["store"].one_host("wabox:reingest"):
+            await _retry_rounds()
+
+    async def _retry_rounds() -> None:
         while True:
             await asyncio.sleep(retry_every)
             try:

@@ -109,8 +109,20 @@ def background_tasks(config: Config, secrets: Secrets, store_path: Path) -> list
     """Coroutines that run as long as `wabox serve` does."""
     if not secrets.access_token:
         return []
-    return [_supervised(job.__name__, job, config, secrets, store_path)
-            for job in (run_sender, run_template_sync, run_health_refresh, run_media_retry)]
+    return [_supervised("run_sender", run_sender, config, secrets, store_path)] + [
+        _supervised(job.__name__, _on_one_host, job, config, secrets, store_path)
+        for job in (run_template_sync, run_health_refresh, run_media_retry)]
+
+
+async def _on_one_host(job, config: Config, secrets: Secrets, store_path: Path) -> None:
+    """`job` on one `wabox serve` at a time, however many run against the database; another takes it over
+    when this one stops (on SQLite there is one host and it simply runs)."""
+    store = await Store.open(store_path)
+    try:
+        async with store.one_host(f"wabox:{job.__name__}"):
+            await job(config, secrets, store_path)
+    finally:
+        await store.close()
 
 
 async def _supervised(name: str, job, *args: Any) -> None:

@@ -38,7 +38,7 @@ def where(view: View, agent: str) -> tuple[str, dict[str, Any]]:
     def listed(column: str, name: str, values: list) -> None:
         keys = [f"{name}{i}" for i in range(len(values))]
         params.update(zip(keys, values))
-        clauses.append(f"{column} IN ({', '.join(':' + k for k in keys)})" if keys else "0")
+        clauses.append(f"{column} IN ({', '.join(':' + k for k in keys)})" if keys else "1 = 0")
 
     if filters.get("status") in ("open", "closed"):
         clauses.append("t.status = :status")
@@ -58,7 +58,7 @@ def where(view: View, agent: str) -> tuple[str, dict[str, Any]]:
     if filters.get("channel"):
         listed("t.channel", "channel", [str(c) for c in filters["channel"]])
     if filters.get("source") and not set(filters["source"]) & set(SOURCES):
-        clauses.append("0")  # a source we do not have yet: nothing matches
+        clauses.append("1 = 0")  # a source we do not have yet: nothing matches
     if filters.get("unread"):
         clauses.append("t.unread > coalesce((SELECT r.seen FROM thread_read r WHERE r.thread_id = t.id"
                        " AND r.agent = :agent), 0)")  # unread by this agent
@@ -68,7 +68,7 @@ def where(view: View, agent: str) -> tuple[str, dict[str, Any]]:
         clauses.append("t.snoozed_until IS NULL")
     if filters.get("has_attachment"):
         clauses.append("t.has_attachment = 1")
-    return (" AND ".join(clauses) or "1"), params
+    return (" AND ".join(clauses) or "1 = 1"), params
 
 
 # Every term is one more index walk: thousands of terms took 14 s. Past these, the agent is asked to narrow it.
@@ -113,21 +113,56 @@ def fts_query(text: str) -> str | None:
     return " ".join(quoted)
 
 
-def search_clause(text: str, *, common: bool = False) -> tuple[str, dict[str, Any]]:
+def search_terms(text: str) -> str | None:
+    """User text as the PostgreSQL index's query (core.store.schema's wabox_tsquery): the same terms as
+    fts_query, one a line; the database folds them as it folds the text."""
+    problem = search_problem(text)
+    if problem:
+        raise SearchError(problem)
+    terms = [t for t in _TERM_SPLIT.split(fold(text)) if t]
+    return "\n".join(terms) if terms else None
+
+
+# The full-text part per backend: SQLite's FTS5 tables, PostgreSQL's expression indexes (core.store.schema).
+_MATCH = {
+    "sqlite": {
+        "rare": "t.id IN (SELECT m.thread_id FROM message_fts f JOIN message m ON m.id = f.rowid"
+                " WHERE message_fts MATCH :q)",
+        "common": "EXISTS (SELECT 1 FROM message m WHERE m.thread_id = t.id"
+                  " AND m.id IN (SELECT rowid FROM message_fts WHERE message_fts MATCH :q))",
+        "contact": "t.contact_id IN (SELECT rowid FROM contact_fts WHERE contact_fts MATCH :q)",
+        "probe": "SELECT count(*) FROM (SELECT 1 FROM message_fts WHERE message_fts MATCH :q LIMIT :limit) AS p",
+    },
+    "postgresql": {
+        "rare": "t.id IN (SELECT m.thread_id FROM message m WHERE m.search @@ wabox_tsquery(:q))",
+        "common": "EXISTS (SELECT 1 FROM message m WHERE m.thread_id = t.id AND m.search @@ wabox_tsquery(:q))",
+        "contact": "t.contact_id IN (SELECT c.id FROM contact c WHERE c.search @@ wabox_tsquery(:q))",
+        "probe": "SELECT count(*) FROM (SELECT 1 FROM message WHERE search @@ wabox_tsquery(:q) LIMIT :limit) AS p",
+    },
+}
+
+
+def search_query(text: str, dialect: str = "sqlite") -> str | None:
+    return fts_query(text) if dialect == "sqlite" else search_terms(text)
+
+
+def common_probe(dialect: str = "sqlite") -> str:
+    """SQL counting (up to :limit) the messages matching :q: how common a search is."""
+    return _MATCH[dialect]["probe"]
+
+
+def search_clause(text: str, *, common: bool = False, dialect: str = "sqlite") -> tuple[str, dict[str, Any]]:
     """Threads whose messages or contact (name, numbers, email) match `text`.
 
     Two shapes of the same question, because SQLite walks them differently: for a rare term the set of matching
     threads is small, so build it (IN); for a `common` one (thousands of messages) that set is costly, while
     walking threads newest first finds a page of matches at once (EXISTS). On 1M messages each shape takes a few
     ms in its own case and ~70 ms in the other's; core.store.reads probes which case it is."""
-    query = fts_query(text)
+    query = search_query(text, dialect)
     if query is None:
-        return "1", {}
-    messages = ("EXISTS (SELECT 1 FROM message m WHERE m.thread_id = t.id"
-                " AND m.id IN (SELECT rowid FROM message_fts WHERE message_fts MATCH :q))" if common else
-                "t.id IN (SELECT m.thread_id FROM message_fts f JOIN message m ON m.id = f.rowid"
-                " WHERE message_fts MATCH :q)")
-    parts = [messages, "t.contact_id IN (SELECT rowid FROM contact_fts WHERE contact_fts MATCH :q)"]
+        return "1 = 1", {}
+    match = _MATCH[dialect]
+    parts = [match["common" if common else "rare"], match["contact"]]
     params: dict[str, Any] = {"q": query}
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 4 and len(digits) >= len(text.strip()) - 4:  # looks like (part of) a phone number

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
+from core.store.db import database_errors
 
 from core.config import Config, ConfigError, Secrets, load_config, load_secrets
 from core.logs import configure_logging
@@ -30,6 +30,8 @@ def config_from(args: argparse.Namespace) -> Config:
 
 def existing_db(config: Config) -> Config:
     """The reading commands never create a database: a mistyped --db would show an empty inbox and look fine."""
+    if isinstance(config.db, str):  # PostgreSQL: the server says whether the database exists
+        return config
     if not config.db.is_file():
         raise CommandError(f"no database at {config.db}: check --db, $WABOX_DB or the config's db "
                            "(`wabox serve` and `wabox connect` create it)")
@@ -44,7 +46,7 @@ async def open_store(config: Config, *, create: bool = False):
         existing_db(config)
     try:
         return await Store.open(config.db)
-    except sqlite3.DatabaseError as error:
+    except database_errors() as error:
         raise CommandError(f"{config.db}: {error}") from None
 
 

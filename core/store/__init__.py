@@ -1,4 +1,4 @@
-"""SQLite storage: schema and migrations, the connection wrapper, and row -> model conversion."""
+"""Storage: SQLite or PostgreSQL (core.store.pg) behind one Store, schema and migrations, row -> model conversion."""
 
 from core.store.db import Store, log_changes
 

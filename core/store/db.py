@@ -1,10 +1,13 @@
-"""The SQLite connection wrapper every process uses: WAL, migrations, write transactions, change log."""
+"""The store every process uses: SQLite (WAL, one file) by default, PostgreSQL (core.store.pg) for a
+`postgresql://` target. Migrations, write transactions, the change log; the logic is written once against it."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,16 +20,33 @@ Params = Sequence[Any] | Mapping[str, Any]
 T = TypeVar("T")
 
 
+def is_postgres(target: Path | str) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
 class Store:
     """One aiosqlite connection: async reads, and writes as plain functions run in one transaction by `write()`."""
+
+    dialect = "sqlite"
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self.db = db
         self.path = path
+        self.target: Path | str = path
+
+    @property
+    def files_dir(self) -> Path:
+        """Where files that belong with the database go (queued media): beside the SQLite file."""
+        return self.path.parent
 
     @classmethod
     async def open(cls, path: Path | str, *, synchronous: str = "NORMAL") -> "Store":
-        """Open (creating and migrating if needed). `synchronous="FULL"` where a 200 depends on the commit."""
+        """Open (creating and migrating if needed). `synchronous="FULL"` where a 200 depends on the commit.
+        A `postgresql://` URL opens the PostgreSQL store instead (commits there are always durable)."""
+        if is_postgres(path):
+            from core.store.pg import PgStore  # psycopg is loaded only by those who use it
+
+            return await PgStore.connect(str(path))
         path = Path(path)
         private_dir(path.parent)
         private_file(path)  # SQLite gives the -wal and -shm files the database file's mode
@@ -76,6 +96,12 @@ class Store:
         """Changes when another connection commits (7 µs): the cheap "anything new?" check."""
         return int(await self.scalar("PRAGMA data_version"))
 
+    @contextlib.asynccontextmanager
+    async def one_host(self, name: str) -> AsyncIterator[None]:
+        """The body runs on one host at a time, for loops that must run once (template sync, channel health,
+        re-ingest). On SQLite every process is on this one machine: nothing to arbitrate."""
+        yield
+
     async def last_change_seq(self) -> int:
         return int(await self.scalar("SELECT coalesce(max(seq), 0) FROM change_log"))
 
@@ -87,10 +113,39 @@ class Store:
         return rows[-1]["seq"], [(row["kind"], row["thread_id"]) for row in rows]
 
 
+# What the logic catches, whichever the backend (`except database_errors():`). psycopg is imported only by a
+# PostgreSQL store (it would add ~45 ms to every inbox's start), so its errors count once it is loaded.
+def _psycopg():
+    return sys.modules.get("psycopg")
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    pg = _psycopg()
+    return (sqlite3.DatabaseError, pg.Error) if pg else (sqlite3.DatabaseError,)
+
+
+def integrity_errors() -> tuple[type[BaseException], ...]:
+    """A write refused by a constraint (UNIQUE, NOT NULL, a foreign key)."""
+    pg = _psycopg()
+    return (sqlite3.IntegrityError, pg.IntegrityError) if pg else (sqlite3.IntegrityError,)
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    pg = _psycopg()
+    return (OSError, MemoryError, sqlite3.OperationalError) + ((pg.OperationalError,) if pg else ())
+
+
 def is_transient(error: BaseException) -> bool:
-    """A failure of the machine or the database (I/O, disk full, locked, out of descriptors or memory), not of the
-    data being written: trying the same write again later may succeed."""
-    return isinstance(error, (OSError, MemoryError, sqlite3.OperationalError)) or type(error) is sqlite3.DatabaseError
+    """A failure of the machine or the database (I/O, disk full, locked, out of descriptors or memory, a lost
+    connection), not of the data being written: trying the same write again later may succeed."""
+    return isinstance(error, transient_errors()) or type(error) is sqlite3.DatabaseError
+
+
+def is_locked(error: BaseException) -> bool:
+    """Another writer held the database a moment too long: worth trying again at once."""
+    pg = _psycopg()
+    return (isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+            or pg is not None and isinstance(error, pg.errors.LockNotAvailable))
 
 
 def _fetchall(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite3.Row]:

@@ -8,7 +8,7 @@ from typing import Literal
 from core.model import SESSION_SECONDS, ChatMessage, Contact, StatusChange, ThreadSummary, View
 from core.store import rows
 from core.store.db import Store
-from core.views import fts_query, search_clause, where
+from core.views import common_probe, search_clause, search_query, where
 
 Order = Literal["recent", "expiring"]
 _FROM = "FROM thread t LEFT JOIN contact c ON c.id = t.contact_id"
@@ -17,27 +17,27 @@ _FROM = "FROM thread t LEFT JOIN contact c ON c.id = t.contact_id"
 COMMON = 2000  # matching messages from which a search term counts as common (see views.search_clause)
 
 
-def _filter(view: View, agent: str, search: str | None, common: bool = False) -> tuple[str, dict]:
+def _filter(view: View, agent: str, search: str | None, common: bool = False,
+            dialect: str = "sqlite") -> tuple[str, dict]:
     clause, params = where(view, agent)
     if search and search.strip():
-        found, more = search_clause(search, common=common)
+        found, more = search_clause(search, common=common, dialect=dialect)
         clause, params = f"{clause} AND {found}", {**params, **more}
     return clause, params
 
 
 async def _is_common(store: Store, search: str | None) -> bool:
     """A bounded probe (at most COMMON index rows): is this term in thousands of messages?"""
-    query = fts_query(search or "")
+    query = search_query(search or "", store.dialect)
     if query is None:
         return False
-    found = await store.scalar("SELECT count(*) FROM (SELECT 1 FROM message_fts WHERE message_fts MATCH ? LIMIT ?)",
-                               (query, COMMON))
+    found = await store.scalar(common_probe(store.dialect), {"q": query, "limit": COMMON})
     return found >= COMMON
 
 
 async def list_threads(store: Store, view: View, *, agent: str, search: str | None = None, offset: int = 0,
                        limit: int = 100, order: Order = "recent", now: int | None = None) -> list[ThreadSummary]:
-    clause, params = _filter(view, agent, search, common=await _is_common(store, search))
+    clause, params = _filter(view, agent, search, common=await _is_common(store, search), dialect=store.dialect)
     if order == "expiring":
         # Open sessions first, the one closing soonest on top; then the rest, newest activity first.
         params["cutoff"] = (now or 0) - SESSION_SECONDS
@@ -53,7 +53,7 @@ async def list_threads(store: Store, view: View, *, agent: str, search: str | No
 
 
 async def count_threads(store: Store, view: View, *, agent: str, search: str | None = None) -> int:
-    clause, params = _filter(view, agent, search)
+    clause, params = _filter(view, agent, search, dialect=store.dialect)
     return int(await store.scalar(f"SELECT count(*) FROM thread t WHERE {clause}", params))
 
 

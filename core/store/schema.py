@@ -5,9 +5,12 @@ Append only once released. Every timestamp is UTC epoch seconds; Meta's timestam
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import aiosqlite
 
-_V1 = """
+_V1_TABLES = """
 CREATE TABLE channel (
     phone_number_id      TEXT PRIMARY KEY,
     waba_id              TEXT NOT NULL,
@@ -220,7 +223,8 @@ CREATE TABLE change_log (
     thread_id INTEGER,
     at        INTEGER NOT NULL
 );
-
+"""
+_V1_SEARCH = """
 CREATE VIRTUAL TABLE message_fts USING fts5(text, content='message', content_rowid='id');
 CREATE TRIGGER message_fts_ai AFTER INSERT ON message BEGIN
     INSERT INTO message_fts(rowid, text) VALUES (new.id, new.text);
@@ -245,6 +249,8 @@ CREATE TRIGGER contact_fts_au AFTER UPDATE ON contact BEGIN
     VALUES (new.id, new.name, coalesce(new.phone, '') || ' ' || coalesce(new.mobile, '') || ' ' || coalesce(new.wa_id, '') || ' ' || coalesce(new.e164, '') || ' ' || coalesce(new.email, ''));
 END;
 """
+
+_V1 = _V1_TABLES + _V1_SEARCH
 
 # Issue 8: a body answered 200 that did not go in whole is "pending" and tried again (core.raw_events) until it
 # does, instead of being forgotten. Rows the old receiver kept after a failed ingest become pending too.
@@ -283,7 +289,7 @@ def _contact_text(row: str) -> str:
 # The contact index is rewritten only when an indexed column changes, not on every UPDATE of a contact.
 # A customer's BSUIDs over time (they rotate); edits and deletions the customer made (coexistence numbers),
 # kept even when they arrive before the message they change; value-level errors keyed so a retry stores nothing.
-_V3 = f"""
+_V3_SEARCH = f"""
 DROP TRIGGER message_fts_ai;
 DROP TRIGGER message_fts_ad;
 DROP TRIGGER message_fts_au;
@@ -316,7 +322,8 @@ END;
 CREATE TRIGGER contact_fts_ad AFTER DELETE ON contact BEGIN
     INSERT INTO contact_fts(contact_fts, rowid, name, numbers) VALUES ('delete', old.id, {_contact_text('old')});
 END;
-
+"""
+_V3_REST = """
 CREATE TABLE contact_user_id (
     contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,
     user_id    TEXT NOT NULL,
@@ -348,6 +355,7 @@ CREATE INDEX message_session_shut ON message(thread_id, status_at)
 ALTER TABLE channel_error ADD COLUMN fingerprint TEXT;
 CREATE INDEX channel_error_by_fingerprint ON channel_error(fingerprint, at);
 """
+_V3 = _V3_SEARCH + _V3_REST
 
 # Issue 7: what an agent typed is kept per thread (drafts survive a restart and a crash), and every compose
 # carries a client key so that it is queued once, however many times it is submitted, by however many processes.
@@ -423,15 +431,6 @@ CREATE TABLE assignment_queue (
     reason    TEXT NOT NULL,   -- new | reopened | returned
     since     INTEGER NOT NULL
 );
-CREATE TRIGGER thread_queued_new AFTER INSERT ON thread BEGIN
-    INSERT INTO assignment_queue(thread_id, reason, since) VALUES (new.id, 'new', new.created_at)
-    ON CONFLICT (thread_id) DO NOTHING;
-END;
-CREATE TRIGGER thread_queued_reopened AFTER UPDATE OF status ON thread
-WHEN old.status = 'closed' AND new.status = 'open' BEGIN
-    INSERT INTO assignment_queue(thread_id, reason, since) VALUES (new.id, 'reopened', coalesce(new.last_message_at, 0))
-    ON CONFLICT (thread_id) DO NOTHING;
-END;
 
 CREATE TABLE thread_read (
     agent     TEXT NOT NULL,
@@ -473,14 +472,6 @@ ALTER TABLE thread ADD COLUMN snoozed_for_reply INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX thread_snoozed ON thread(snoozed_until) WHERE snoozed_until IS NOT NULL;
 -- The open views leave snoozed threads out: (status, snoozed_until) keeps their counts on the index alone.
 CREATE INDEX thread_by_snooze ON thread(status, snoozed_until);
-CREATE TRIGGER thread_woken_by_reply AFTER INSERT ON message
-WHEN new.direction = 'in' AND new.type != 'reaction' BEGIN
-    INSERT INTO activity(thread_id, kind, agent, detail, at)
-    SELECT id, 'woke', NULL, 'the customer wrote', new.timestamp FROM thread
-    WHERE id = new.thread_id AND snoozed_until IS NOT NULL;
-    UPDATE thread SET snoozed_until = NULL, snoozed_for_reply = 0
-    WHERE id = new.thread_id AND snoozed_until IS NOT NULL;
-END;
 
 CREATE TABLE mention (
     id         INTEGER PRIMARY KEY,
@@ -493,16 +484,164 @@ CREATE TABLE mention (
 CREATE INDEX mention_by_agent ON mention(agent, id);
 CREATE UNIQUE INDEX mention_once ON mention(message_id, agent);
 """
+_TEAM_TRIGGERS = """
+CREATE TRIGGER thread_queued_new AFTER INSERT ON thread BEGIN
+    INSERT INTO assignment_queue(thread_id, reason, since) VALUES (new.id, 'new', new.created_at)
+    ON CONFLICT (thread_id) DO NOTHING;
+END;
+CREATE TRIGGER thread_queued_reopened AFTER UPDATE OF status ON thread
+WHEN old.status = 'closed' AND new.status = 'open' BEGIN
+    INSERT INTO assignment_queue(thread_id, reason, since) VALUES (new.id, 'reopened', coalesce(new.last_message_at, 0))
+    ON CONFLICT (thread_id) DO NOTHING;
+END;
+CREATE TRIGGER thread_woken_by_reply AFTER INSERT ON message
+WHEN new.direction = 'in' AND new.type != 'reaction' BEGIN
+    INSERT INTO activity(thread_id, kind, agent, detail, at)
+    SELECT id, 'woke', NULL, 'the customer wrote', new.timestamp FROM thread
+    WHERE id = new.thread_id AND snoozed_until IS NOT NULL;
+    UPDATE thread SET snoozed_until = NULL, snoozed_for_reply = 0
+    WHERE id = new.thread_id AND snoozed_until IS NOT NULL;
+END;
+"""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_DRAFTS_AND_CLIENT_KEYS, _MEDIA_RETRY, _TEAM)
+
+# The same three triggers in PostgreSQL's form (a function each).
+_PG_TEAM_TRIGGERS = """
+CREATE FUNCTION wabox_thread_queued() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO assignment_queue(thread_id, reason, since) VALUES (NEW.id, 'new', NEW.created_at)
+        ON CONFLICT (thread_id) DO NOTHING;
+    ELSIF OLD.status = 'closed' AND NEW.status = 'open' THEN
+        INSERT INTO assignment_queue(thread_id, reason, since)
+        VALUES (NEW.id, 'reopened', coalesce(NEW.last_message_at, 0))
+        ON CONFLICT (thread_id) DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER thread_queued_new AFTER INSERT ON thread FOR EACH ROW EXECUTE FUNCTION wabox_thread_queued();
+CREATE TRIGGER thread_queued_reopened AFTER UPDATE OF status ON thread FOR EACH ROW
+    EXECUTE FUNCTION wabox_thread_queued();
+CREATE FUNCTION wabox_thread_woken_by_reply() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO activity(thread_id, kind, agent, detail, at)
+    SELECT id, 'woke', NULL, 'the customer wrote', NEW.timestamp FROM thread
+    WHERE id = NEW.thread_id AND snoozed_until IS NOT NULL;
+    UPDATE thread SET snoozed_until = NULL, snoozed_for_reply = 0
+    WHERE id = NEW.thread_id AND snoozed_until IS NOT NULL;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER thread_woken_by_reply AFTER INSERT ON message FOR EACH ROW
+    WHEN (NEW.direction = 'in' AND NEW.type != 'reaction') EXECUTE FUNCTION wabox_thread_woken_by_reply();
+"""
+# Per-number pacing shared by every sender (core.outbox.Pacer): two `wabox serve` on one number together keep to
+# the configured rate. `next_at` is the epoch second (a fraction) of the number's next free send slot.
+_SEND_PACE = """
+CREATE TABLE send_pace (
+    channel TEXT PRIMARY KEY,
+    next_at REAL NOT NULL
+);
+"""
+
+# --- PostgreSQL: what SQLite's FTS5 tables and triggers do, as expression indexes -----------------------------
+# Search folds as the SQLite index does: FOLDS, then unaccent (FTS5's remove_diacritics), lower case, and every
+# run of characters that are not letters or digits is one separator (unicode61's tokens). Terms are matched as
+# whole words, the last one as a prefix, all of them required: the same threads as on SQLite.
+_PG_SEARCH = f"""
+CREATE EXTENSION IF NOT EXISTS unaccent;
+CREATE FUNCTION wabox_fold(text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
+    SELECT trim(regexp_replace(lower(unaccent('unaccent', {_folded('$1')})), '[^[:alnum:]]+', ' ', 'g'))
+$$;
+CREATE FUNCTION wabox_contact_text(name text, phone text, mobile text, wa_id text, e164 text, email text)
+    RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT wabox_fold(coalesce(name, '') || ' ' || coalesce(phone, '') || ' ' || coalesce(mobile, '') || ' ' ||
+                      coalesce(wa_id, '') || ' ' || coalesce(e164, '') || ' ' || coalesce(email, ''))
+$$;
+-- The search terms, one a line, as a tsquery: each term a phrase of its words, the last word of the last a prefix.
+CREATE FUNCTION wabox_tsquery(terms text) RETURNS tsquery LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT to_tsquery('simple', coalesce(string_agg(
+        '(' || replace(f, ' ', ' <-> ') || CASE WHEN n = last THEN ':*' ELSE '' END || ')', ' & ' ORDER BY n), ''))
+    FROM (SELECT wabox_fold(t) AS f, n, count(*) OVER () AS last
+          FROM unnest(string_to_array(terms, E'\\n')) WITH ORDINALITY AS u(t, n)) s
+    WHERE f <> ''
+$$;
+-- Stored, not only indexed: a common word is checked message by message on the threads walked newest first
+-- (views.search_clause's EXISTS shape), and folding each message again there took seconds at 1M messages.
+ALTER TABLE message ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple', wabox_fold(text))) STORED;
+CREATE INDEX message_search ON message USING gin (search);
+ALTER TABLE contact ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple', wabox_contact_text(name, phone, mobile, wa_id, e164, email))) STORED;
+CREATE INDEX contact_search ON contact USING gin (search);
+"""
+
+# Live updates: every change_log insert wakes the inboxes that LISTEN (core.store.pg.Listener), on any host.
+_PG_NOTIFY = """
+CREATE FUNCTION wabox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('wabox_changes', '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER change_log_notify AFTER INSERT ON change_log FOR EACH STATEMENT EXECUTE FUNCTION wabox_notify();
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A step whose SQL differs per backend. A plain string in MIGRATIONS is portable SQL: it runs as written on
+    SQLite and through pg_ddl() on PostgreSQL."""
+
+    sqlite: str
+    postgresql: str
+
+
+_PG_TYPES = ((re.compile(r"\bINTEGER PRIMARY KEY( AUTOINCREMENT)?", re.I),
+              "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
+             (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
+             (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
+             (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+             (re.compile(r"\bINSERT OR IGNORE INTO([^;]*);", re.I), r"INSERT INTO\1 ON CONFLICT DO NOTHING;"))
+
+
+def pg_ddl(script: str) -> str:
+    """SQLite DDL as PostgreSQL's: integer ids become identities, INTEGER is 64-bit, REAL double, BLOB bytea."""
+    if re.search(r"\bPRAGMA\b|\bINSERT OR REPLACE\b|\bVIRTUAL TABLE\b|\bCREATE TRIGGER\b", script, re.I):
+        raise ValueError("not portable: write this migration as Migration(sqlite=..., postgresql=...)")
+    for pattern, replacement in _PG_TYPES:
+        script = pattern.sub(replacement, script)
+    return script
+
+
+def script_for(step: str | Migration, backend: str) -> str:
+    if isinstance(step, Migration):
+        return step.sqlite if backend == "sqlite" else step.postgresql
+    return step if backend == "sqlite" else pg_ddl(step)
+
+
+# To add a step: append a NEW constant (never edit one released). Portable SQL (CREATE TABLE with INTEGER PRIMARY
+# KEY, ON CONFLICT, partial indexes, ALTER TABLE ADD COLUMN) is a plain string; only SQL that cannot be
+# portable (FTS5, triggers) is a Migration with a text per backend.
+MIGRATIONS: tuple[str | Migration, ...] = (
+    # SQLite keeps a fraction in an INTEGER column; the outbox's backoff (a float) needs a column that does too.
+    Migration(_V1, pg_ddl(_V1_TABLES.replace("next_attempt_at INTEGER", "next_attempt_at REAL")) + _PG_NOTIFY),
+    _V2,
+    Migration(_V3, _PG_SEARCH + pg_ddl(_V3_REST)),
+    _V4_DRAFTS_AND_CLIENT_KEYS,
+    _MEDIA_RETRY,
+    _SEND_PACE,
+    Migration(_TEAM + _TEAM_TRIGGERS, pg_ddl(_TEAM) + _PG_TEAM_TRIGGERS),
+)
 
 
 async def migrate(db: aiosqlite.Connection) -> None:
     """Bring the database up to date; each migration commits together with its number, or not at all."""
     [(version,)] = await db.execute_fetchall("PRAGMA user_version")
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
         try:
-            await db.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;")
+            await db.executescript(f"BEGIN IMMEDIATE; {script_for(step, 'sqlite')}; PRAGMA user_version = {number}; COMMIT;")
         except Exception:
             if db.in_transaction:
                 await db.execute("ROLLBACK")

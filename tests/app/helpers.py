@@ -24,14 +24,55 @@ HOSTILE_TEXT = ("[bold]bold?[/bold] [@click=app.quit]quit[/] [link=http://evil.e
 QUARANTINED_TEXT = "Verify your account at http://192.168.4.7/login now"
 
 
-def seed(path: Path, *, big_thread: int = 0) -> Path:
-    """Seed threads in every state the screens draw. `big_thread` adds that many messages to thread 1."""
+def seed(path: Path | str, *, big_thread: int = 0) -> Path | str:
+    """Seed threads in every state the screens draw. `big_thread` adds that many messages to thread 1.
+    `path`: an SQLite file or a PostgreSQL URL (conftest's db_target)."""
     asyncio.run(_migrate(path))
-    conn = sqlite3.connect(path)
+    conn = connect(path)
     with conn:
         _fill(conn, big_thread)
+        if isinstance(path, str):  # the rows above name their ids: the identities continue after them
+            for table in ("contact", "thread", "message"):
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                             f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
     conn.close()
     return path
+
+
+class _PgConnection:
+    """What the tests use of a sqlite3 connection (execute, executemany, commit, `with` = commit), on PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        from core.store import pg
+
+        self.raw = psycopg.connect(url, **pg.connect_kwargs())
+        self.raw.adapters.register_dumper(bool, pg._BoolAsInt)
+        self._conn = pg.PgConnection(self.raw)
+
+    def execute(self, sql: str, params=()):
+        return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows):
+        return self._conn.executemany(sql, rows)
+
+    def commit(self) -> None:
+        self.raw.commit()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        self.raw.commit() if kind is None else self.raw.rollback()
+
+
+def connect(target: Path | str):
+    """A plain connection to the test's database, whichever the backend."""
+    return _PgConnection(target) if isinstance(target, str) else sqlite3.connect(target)
 
 
 async def _migrate(path: Path) -> None:
@@ -101,8 +142,9 @@ def _fill(db: sqlite3.Connection, big_thread: int) -> None:
     msg(4, CH2, "out", "text", "Retry me", NOW - 5 * HOUR + 60, wamid=None, status="failed", error_code=131000,
         error_title="Something went wrong", author="tester")
     for wamid_or_id, thread, channel, state in (("wamid.B2", 2, CH1, "failed"), (None, 4, CH2, "failed")):
-        message_id = db.execute("SELECT id FROM message WHERE wamid IS ? AND thread_id = ? AND direction = 'out'",
-                                (wamid_or_id, thread)).fetchone()[0]
+        message_id = db.execute("SELECT id FROM message WHERE (wamid = ? OR wamid IS NULL AND ? IS NULL)"
+                                " AND thread_id = ? AND direction = 'out'",
+                                (wamid_or_id, wamid_or_id, thread)).fetchone()[0]
         db.execute("INSERT INTO outbox(message_id, thread_id, channel, recipient, kind, request, state, created_at)"
                    " VALUES (?, ?, ?, '+48600', 'text', '{}', ?, 0)", (message_id, thread, channel, state))
     msg(5, CH1, "in", "text", "Thanks, bye", NOW - 50 * HOUR, wamid="wamid.E1")
@@ -133,8 +175,8 @@ async def settle(pilot: Pilot) -> None:
     await pilot.pause()
 
 
-def db_rows(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(path)
+def db_rows(path: Path | str, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = connect(path)
     try:
         return conn.execute(sql, params).fetchall()
     finally:

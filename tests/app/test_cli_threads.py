@@ -15,8 +15,8 @@ from tests.core.ingest_helpers import add_outbound, apply, load
 
 
 @pytest.fixture
-def db(tmp_path, fixtures_dir):
-    path = tmp_path / "wabox.db"
+def db(db_target, fixtures_dir):
+    path = db_target
 
     async def seed():
         store = await Store.open(path)

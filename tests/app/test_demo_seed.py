@@ -8,9 +8,9 @@ from core.demo_seed import seed_demo
 from core.store import Store
 
 
-async def test_the_demo_seed_has_every_state(tmp_path):
+async def test_the_demo_seed_has_every_state(db_target, tmp_path):
     now = int(time.time())
-    store = await Store.open(tmp_path / "demo.db")
+    store = await Store.open(db_target)
     try:
         await seed_demo(store, now=now, agent="kasia", media_dir=tmp_path / "media")
         scalar = store.scalar
@@ -28,7 +28,7 @@ async def test_the_demo_seed_has_every_state(tmp_path):
         assert await scalar("SELECT count(*) FROM message WHERE status = 'failed' AND error_code = 131047") == 1
         assert {r[0] for r in await store.fetchall("SELECT DISTINCT status FROM message WHERE direction = 'out'"
                                                    " AND type != 'note'")} >= {"read", "failed"}
-        assert await scalar("SELECT count(*) FROM message WHERE quarantined") == 2
+        assert await scalar("SELECT count(*) FROM message WHERE quarantined = 1") == 2
         paths = [r[0] for r in await store.fetchall("SELECT media_path FROM message WHERE media_id IS NOT NULL")]
         assert paths and all((tmp_path / "media").joinpath(p.split("/")[-1]).exists() for p in paths)
         # Anna was already a contact (stored with spaces): her thread found her instead of making a new one.

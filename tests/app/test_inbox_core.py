@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,12 @@ from core.inbox import QUARANTINED_PREVIEW, Inbox, ReplyRefused
 from core.model import Draft
 from core.store import Store
 from core.views import BUILTIN_BY_KEY
-from tests.app.helpers import AGENT, HOSTILE_NAME, NOW, seed
+from tests.app.helpers import AGENT, HOSTILE_NAME, NOW, connect, seed
 
 
 @pytest.fixture
-def seeded_db(tmp_path: Path) -> Path:
-    return seed(tmp_path / "wabox.db")
+def seeded_db(db_target) -> Path | str:
+    return seed(db_target)
 
 
 @pytest.fixture
@@ -31,7 +30,7 @@ async def test_changes_yield_what_another_connection_committed(inbox: Inbox, see
     changes = inbox.changes(poll=0.01)
     pending = asyncio.ensure_future(changes.__anext__())
     await asyncio.sleep(0.05)
-    conn = sqlite3.connect(seeded_db)
+    conn = connect(seeded_db)
     with conn:
         conn.execute("INSERT INTO message(thread_id, channel, direction, type, text, timestamp)"
                      " VALUES (2, '1110001', 'in', 'text', 'hi', ?)", (NOW,))

@@ -3,26 +3,25 @@ toast and ring (unless turned off); the hostile corpus reaches no surface as mar
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
 from app.wabox_app import WaboxApp
-from tests.app.helpers import AGENT, CH1, HOSTILE_TEXT, NOW, screen_text, seed, settle
+from tests.app.helpers import AGENT, CH1, HOSTILE_TEXT, NOW, connect, screen_text, seed, settle
 from widgets.thread_list import ThreadList
 from widgets.thread_pane import ThreadPane
 
 
 @pytest.fixture
-def seeded_db(tmp_path: Path) -> Path:
-    return seed(tmp_path / "wabox.db")
+def seeded_db(db_target) -> Path | str:
+    return seed(db_target)
 
 
 def another_process_writes(db: Path, thread_id: int, text: str, *, owner: str | None = "keep") -> None:
     """What the receiver does for an inbound message: message, thread summary and change log, one transaction."""
-    conn = sqlite3.connect(db)
+    conn = connect(db)
     with conn:
         conn.execute("INSERT INTO message(thread_id, channel, direction, type, text, timestamp, wamid)"
                      " VALUES (?, ?, 'in', 'text', ?, ?, ?)", (thread_id, CH1, text, NOW, f"wamid.live{time.time()}"))
@@ -71,7 +70,7 @@ async def test_another_process_write_shows_without_a_keypress_and_notifies(seede
 
 
 async def test_no_toast_for_a_thread_owned_by_someone_else_or_when_turned_off(seeded_db: Path):
-    conn = sqlite3.connect(seeded_db)
+    conn = connect(seeded_db)
     with conn:
         conn.execute("INSERT INTO setting(agent, key, value) VALUES (?, 'notify.bell', '0')", (AGENT,))
     conn.close()

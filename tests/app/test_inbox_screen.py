@@ -15,8 +15,8 @@ from widgets.thread_list import ThreadList
 from widgets.thread_pane import ThreadPane
 
 @pytest.fixture
-def seeded_db(tmp_path: Path) -> Path:
-    return seed(tmp_path / "wabox.db")
+def seeded_db(db_target) -> Path | str:
+    return seed(db_target)
 
 
 def thread_list(app: WaboxApp) -> ThreadList:

@@ -14,8 +14,8 @@ from widgets.composer import Composer
 from widgets.thread_pane import ThreadPane
 
 @pytest.fixture
-def seeded_db(tmp_path: Path) -> Path:
-    return seed(tmp_path / "wabox.db")
+def seeded_db(db_target) -> Path | str:
+    return seed(db_target)
 
 
 async def test_reply_is_queued_and_shown_as_queued(seeded_db: Path):

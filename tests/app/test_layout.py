@@ -19,8 +19,8 @@ from widgets.thread_pane import ThreadPane
 
 
 @pytest.fixture
-def seeded_db(tmp_path: Path) -> Path:
-    return seed(tmp_path / "wabox.db")
+def seeded_db(db_target) -> Path | str:
+    return seed(db_target)
 
 
 def footer(pilot) -> str:

@@ -24,9 +24,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_config(directory: Path, channels: dict[str, str]) -> Path:
-    """A config.toml naming `channels` (phone_number_id -> display number), db beside it."""
-    lines = [f'db = "{directory / "wabox.db"}"', ""]
+def write_config(directory: Path, channels: dict[str, str], *, db: Path | str | None = None) -> Path:
+    """A config.toml naming `channels` (phone_number_id -> display number); `db` (default: beside it)."""
+    lines = [f'db = "{db or directory / "wabox.db"}"', ""]
     for number_id, display in channels.items():
         lines += ["[[channels]]", f'name = "Test {display}"', 'waba_id = "310492887654321"',
                   f'phone_number_id = "{number_id}"', f'display_phone_number = "{display}"', ""]

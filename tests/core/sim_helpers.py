@@ -23,7 +23,7 @@ NUMBER_A, NUMBER_B, WABA = "209837465112233", "209837465998877", "31049288765432
 
 @dataclass
 class Loop:
-    db: Path
+    db: Path | str
     receiver_url: str
     sim_url: str
     world: World
@@ -48,8 +48,9 @@ class Loop:
 
 @contextlib.asynccontextmanager
 async def running_loop(tmp_path: Path, *, status_delays=(0.01, 0.02, 0.03), timeout: float = 5.0,
-                       seed: int = 0) -> AsyncIterator[Loop]:
-    db = tmp_path / "wabox.db"
+                       seed: int = 0, db: Path | str | None = None) -> AsyncIterator[Loop]:
+    """`db`: the database (conftest's db_target, so the loop runs on either backend); default a file in tmp."""
+    db = db or tmp_path / "wabox.db"
     store = await Store.open(db)
     await store.write(lambda conn: conn.executemany(
         "INSERT INTO channel(phone_number_id, waba_id, name, display_phone_number, messaging_limit_tier, health)"

@@ -10,8 +10,8 @@ from core.store import Store
 from tests.core.sim_helpers import NUMBER_A, TOKEN, WABA, running_loop
 
 
-async def test_serve_refreshes_each_numbers_health_from_the_graph_api(tmp_path):
-    async with running_loop(tmp_path) as loop:
+async def test_serve_refreshes_each_numbers_health_from_the_graph_api(tmp_path, db_target):
+    async with running_loop(tmp_path, db=db_target) as loop:
         config = Config(path=None, db=loop.db, graph_url=loop.graph_url,
                         channels=(ChannelConfig("Ogrody A", WABA, NUMBER_A, "48221234567"),))
         secrets = Secrets(access_token=Secret(TOKEN))

@@ -30,8 +30,8 @@ async def thread_of(store: Store, wa_id: str) -> int:
     return await wait_for(lambda: store.scalar("SELECT id FROM thread WHERE wa_id = ?", (wa_id,)))
 
 
-async def test_a_reply_is_sent_and_its_statuses_come_back(tmp_path):
-    async with running_loop(tmp_path) as loop:
+async def test_a_reply_is_sent_and_its_statuses_come_back(tmp_path, db_target):
+    async with running_loop(tmp_path, db=db_target) as loop:
         store = await Store.open(loop.db)
         try:
             await loop.inbound(phone_number_id=NUMBER_A, **{"from": "48601234567"}, name="Anna", text="Dzień dobry")
@@ -53,8 +53,8 @@ async def test_a_reply_is_sent_and_its_statuses_come_back(tmp_path):
             await store.close()
 
 
-async def test_outside_the_window_it_is_refused_first_and_meta_says_131047_if_forced(tmp_path):
-    async with running_loop(tmp_path) as loop:
+async def test_outside_the_window_it_is_refused_first_and_meta_says_131047_if_forced(tmp_path, db_target):
+    async with running_loop(tmp_path, db=db_target) as loop:
         store = await Store.open(loop.db)
         try:
             await loop.inbound(phone_number_id=NUMBER_A, **{"from": "48512345678"}, text="Halo")
@@ -77,9 +77,9 @@ async def test_outside_the_window_it_is_refused_first_and_meta_says_131047_if_fo
             await store.close()
 
 
-async def test_a_template_and_a_photo_go_out_the_way_meta_expects(tmp_path):
+async def test_a_template_and_a_photo_go_out_the_way_meta_expects(tmp_path, db_target):
     from core.templates import list_templates, sync_templates
-    async with running_loop(tmp_path) as loop:
+    async with running_loop(tmp_path, db=db_target) as loop:
         store = await Store.open(loop.db)
         try:
             api = loop.api()
@@ -105,10 +105,10 @@ async def test_a_template_and_a_photo_go_out_the_way_meta_expects(tmp_path):
             await store.close()
 
 
-async def test_inbound_media_is_downloaded_under_our_own_name_and_checked(tmp_path):
+async def test_inbound_media_is_downloaded_under_our_own_name_and_checked(tmp_path, db_target):
     from core.media import download_inbound
     from core.webhooks import parse
-    async with running_loop(tmp_path) as loop:
+    async with running_loop(tmp_path, db=db_target) as loop:
         store = await Store.open(loop.db)
         try:
             await loop.inbound(phone_number_id=NUMBER_A, **{"from": "48601234567"}, type="document",
@@ -125,9 +125,9 @@ async def test_inbound_media_is_downloaded_under_our_own_name_and_checked(tmp_pa
             await store.close()
 
 
-async def test_a_bad_token_pauses_the_number_instead_of_failing_rows(tmp_path):
+async def test_a_bad_token_pauses_the_number_instead_of_failing_rows(tmp_path, db_target):
     from core.cloudapi import CloudApi
-    async with running_loop(tmp_path) as loop:
+    async with running_loop(tmp_path, db=db_target) as loop:
         store = await Store.open(loop.db)
         try:
             await loop.inbound(phone_number_id=NUMBER_A, **{"from": "48601234567"}, text="Hej")
@@ -144,9 +144,9 @@ async def test_a_bad_token_pauses_the_number_instead_of_failing_rows(tmp_path):
 
 
 @pytest.mark.slow
-async def test_faults_and_killed_senders_lose_nothing_and_keep_order(tmp_path):
+async def test_faults_and_killed_senders_lose_nothing_and_keep_order(tmp_path, db_target):
     rng = random.Random(7)
-    async with running_loop(tmp_path, timeout=0.4, status_delays=(0.01, 0.02, 0.03)) as loop:
+    async with running_loop(tmp_path, db=db_target, timeout=0.4, status_delays=(0.01, 0.02, 0.03)) as loop:
         store = await Store.open(loop.db)
         try:
             customers = [f"4860{n:07d}" for n in range(25)]

@@ -13,6 +13,7 @@ from core import policy, sending
 from core.cloudapi import CloudApi
 from core.ingest import ingest
 from core.outbox import Backoff, Pacer, Sender
+from core.store import Store
 from core.webhooks import StatusUpdate
 from tests.core.ingest_helpers import CHANNEL_A, CHANNELS, apply, load
 
@@ -237,17 +238,34 @@ async def test_two_senders_never_send_one_row(store, anna):
     assert sorted(bodies) == sorted(texts) and g1.sent and g2.sent
 
 
-async def test_the_pacer_spreads_sends_at_the_configured_rate():
+async def test_the_pacer_spreads_sends_at_the_configured_rate(store):
     now = [0.0]
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    pacer = Pacer(80, lambda: now[0], sleep)
+    pacer = Pacer(store, 80, lambda: now[0], sleep)
     for _ in range(4):
         await pacer.wait("p")
     await pacer.wait("other number")
+    assert slept == pytest.approx([1 / 80, 2 / 80, 3 / 80])
+
+
+async def test_two_senders_on_one_number_share_its_pace(store):
+    """Two processes (two connections) sending from one number take turns in its slots: together 80/s."""
+    other = await Store.open(store.target)
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    first, second = Pacer(store, 80, lambda: 100.0, sleep), Pacer(other, 80, lambda: 100.0, sleep)
+    try:
+        for pacer in (first, second, first, second):
+            await pacer.wait("p")
+    finally:
+        await other.close()
     assert slept == pytest.approx([1 / 80, 2 / 80, 3 / 80])
 
 

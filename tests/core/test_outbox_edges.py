@@ -107,6 +107,7 @@ async def test_stopping_the_sender_cancels_its_sends_in_flight_and_leaves_them_i
         "state": "sending", "lease_owner": "s1", "wamid": None}
 
 
+@pytest.mark.sqlite_only(reason="breaks the claim with a SQLite trigger (RAISE(ABORT))")
 async def test_a_failing_claim_does_not_stop_the_sender(store, anna, caplog):
     await queue(store, anna, "Hej")
     trigger(store.path, "CREATE TRIGGER broken BEFORE UPDATE ON outbox BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
@@ -122,6 +123,7 @@ async def test_a_failing_claim_does_not_stop_the_sender(store, anna, caplog):
     assert [r["text"]["body"] for r in graph.sent] == ["Hej"]
 
 
+@pytest.mark.sqlite_only(reason="breaks one write with a SQLite trigger (RAISE(ABORT))")
 async def test_a_send_that_crashes_is_logged_and_the_others_still_go_out(store, anna, caplog):
     await customers(store, anna, 2)
     # Recording Meta's answer for the first row fails (a real SQLite error); the second row is unaffected.
@@ -179,6 +181,7 @@ class OtherWriter:
         self.conn.close()
 
 
+@pytest.mark.sqlite_only(reason="SQLite's file lock and busy_timeout")
 async def test_metas_answer_is_recorded_after_the_database_was_locked_for_a_moment(store, anna):
     [message_id] = await queue(store, anna, "Hej")
     await store.db.execute("PRAGMA busy_timeout = 0")  # "locked" at once instead of after ten seconds
@@ -201,6 +204,7 @@ async def test_metas_answer_is_recorded_after_the_database_was_locked_for_a_mome
     assert await store.scalar("SELECT wamid FROM message WHERE id = ?", (message_id,)) == "wamid.1"
 
 
+@pytest.mark.sqlite_only(reason="SQLite's file lock and busy_timeout")
 async def test_a_database_locked_for_long_leaves_the_row_in_doubt_not_lost(store, anna):
     await queue(store, anna, "Hej")
     await store.db.execute("PRAGMA busy_timeout = 0")
@@ -220,6 +224,7 @@ async def test_a_database_locked_for_long_leaves_the_row_in_doubt_not_lost(store
     assert (await row(store, "SELECT state, ambiguous FROM outbox")) == {"state": "sent", "ambiguous": 1}
 
 
+@pytest.mark.sqlite_only(reason="PRAGMA query_only")
 async def test_a_database_that_turned_read_only_is_not_retried_as_if_locked(store, anna):
     await queue(store, anna, "Hej")
     slept: list[float] = []

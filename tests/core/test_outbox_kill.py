@@ -32,9 +32,9 @@ async def wait_for(predicate, timeout: float) -> None:
 
 
 @pytest.mark.slow
-async def test_sigkilled_senders_under_faults_lose_nothing_duplicate_nothing_unflagged_keep_order(tmp_path):
+async def test_sigkilled_senders_under_faults_lose_nothing_duplicate_nothing_unflagged_keep_order(tmp_path, db_target):
     rng = random.Random(11)
-    async with running_loop(tmp_path, timeout=0.4) as loop:
+    async with running_loop(tmp_path, db=db_target, timeout=0.4) as loop:
         await loop.http.post(f"{loop.sim_url}/_sim/customers", json={"enabled": False})
         store = await Store.open(loop.db)
         try:

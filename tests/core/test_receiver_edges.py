@@ -185,6 +185,7 @@ def events(raw: bytes):
     return webhooks.parse(json.loads(raw))
 
 
+@pytest.mark.sqlite_only(reason="SQLite's file lock and busy_timeout")
 async def test_nothing_is_acknowledged_while_another_process_holds_the_write_lock(store, writer, fixtures_dir,
                                                                                   caplog):
     await store.db.execute("PRAGMA busy_timeout = 0")  # "locked" at once instead of after ten seconds
@@ -207,6 +208,7 @@ async def test_nothing_is_acknowledged_while_another_process_holds_the_write_loc
     assert [r["wamid"] for r in await store.fetchall("SELECT wamid FROM message")] == ["wamid.SECOND"]
 
 
+@pytest.mark.sqlite_only(reason="SQLite's file lock held by another process")
 async def test_a_request_that_goes_away_while_its_body_commits_does_not_stop_the_writer(store, writer, fixtures_dir):
     first = body_of(fixtures_dir, "text.json", id="wamid.FIRST")
     second = body_of(fixtures_dir, "text.json", id="wamid.SECOND")
@@ -222,6 +224,7 @@ async def test_a_request_that_goes_away_while_its_body_commits_does_not_stop_the
         "wamid.FIRST", "wamid.SECOND"]
 
 
+@pytest.mark.sqlite_only(reason="fills the disk with PRAGMA max_page_count")
 @pytest.mark.parametrize("bad_event_first", [False, True], ids=["whole-body", "event-by-event"])
 async def test_a_disk_that_fills_during_ingest_fails_the_commit_and_keeps_nothing(store, writer, fixtures_dir,
                                                                                   caplog, bad_event_first):

@@ -157,11 +157,11 @@ async def test_wabox_reingest_ingests_what_was_kept_pending(tmp_path, fixtures_d
 
 
 async def test_bodies_the_old_receiver_acknowledged_but_never_ingested_become_pending(tmp_path, fixtures_dir):
-    from core.store.schema import MIGRATIONS
+    from core.store.schema import MIGRATIONS, script_for
     db = tmp_path / "wabox.db"
     raw = (fixtures_dir / "text.json").read_bytes()
     with sqlite3.connect(db) as conn:  # a database as the previous release left it
-        conn.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+        conn.executescript(script_for(MIGRATIONS[0], "sqlite") + "; PRAGMA user_version = 1;")
         conn.executemany("INSERT INTO raw_event(received_at, body, outcome, note) VALUES (?, ?, ?, ?)",
                          [(NOW, raw, "ok", "ingest failed: OSError(24, 'Too many open files')"),
                           (NOW, b"{}", "unparsed", "did not parse: no entry[] list"), (NOW, raw, "ok", None)])

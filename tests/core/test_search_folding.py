@@ -9,7 +9,7 @@ import pytest
 from core.model import View
 from core.store import Store
 from core.store.reads import count_threads, list_threads
-from core.store.schema import MIGRATIONS
+from core.store.schema import MIGRATIONS, script_for
 from core.views import MAX_SEARCH_TERMS, SearchError, fts_query, search_problem
 from tests.core.ingest_helpers import apply, load
 
@@ -49,7 +49,7 @@ async def test_an_edited_message_is_found_by_its_new_words(store, fixtures_dir):
 async def test_the_upgrade_rebuilds_the_index_so_old_messages_fold(tmp_path):
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:  # a database made by the previous release
-        db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+        db.executescript(script_for(MIGRATIONS[0], "sqlite") + "; PRAGMA user_version = 1;")
         db.execute("INSERT INTO contact(id, name, created_at) VALUES (1, 'Bjørn Łęcki', 0)")
         db.execute("INSERT INTO thread(id, channel, wa_id, contact_id, created_at) VALUES (1, '1', '4860', 1, 0)")
         db.execute("INSERT INTO message(thread_id, channel, direction, type, text, timestamp)"

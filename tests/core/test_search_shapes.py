@@ -23,7 +23,7 @@ async def seed(store) -> None:
 
 async def ids_with_shape(store, text: str, common: bool) -> set[int]:
     clause, params = where(OPEN, "kasia")
-    found, more = search_clause(text, common=common)
+    found, more = search_clause(text, common=common, dialect=store.dialect)
     rows = await store.fetchall(f"SELECT t.id FROM thread t WHERE {clause} AND {found}", {**params, **more})
     return {r[0] for r in rows}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import sqlite3
 
 import pytest
 
@@ -13,6 +12,7 @@ from core import policy, sending
 from core.model import Template
 from core.sending import ReplyRefused, SendingLimits
 from core.store import Store
+from core.store.db import integrity_errors
 from tests.core.ingest_helpers import apply, load
 
 LAST_INBOUND = 1795519200  # text.json: Anna's message, Meta's timestamp
@@ -193,7 +193,7 @@ async def test_a_new_number_gets_a_thread_where_only_a_template_may_go(store):
 
 async def test_one_compose_is_queued_once_even_from_two_processes(store, anna):
     """Issue 7 bug 3: a double Enter (or a second inbox on the same compose) gives one message and one outbox row."""
-    other = await Store.open(store.path)  # a second process's connection to the same database
+    other = await Store.open(store.target)  # a second process's connection to the same database
     try:
         key = "compose-7f3a"
         first, second = await asyncio.gather(
@@ -211,7 +211,7 @@ async def test_one_compose_is_queued_once_even_from_two_processes(store, anna):
 
 async def test_the_outbox_itself_refuses_a_second_row_for_a_client_key(store, anna):
     await sending.queue_text(store, anna, "Raz.", agent="kasia", now=IN_SESSION, client_key="k1")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_errors()):
         await store.write(lambda db: db.execute(
             "INSERT INTO outbox(channel, recipient, kind, request, created_at, client_key)"
             " VALUES ('c', 'r', 'text', '{}', 0, 'k1')"))

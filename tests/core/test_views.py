@@ -28,9 +28,9 @@ def test_me_is_the_agent_and_every_value_is_a_parameter():
 
 def test_unassigned_is_owner_null_and_an_empty_list_matches_nothing():
     assert "t.owner IS NULL" in where(BUILTIN_BY_KEY["unassigned"], "kasia")[0]
-    assert where(custom({"team": [], "owner": []}), "kasia")[0] == "0"
-    assert where(custom({"source": ["sms"]}), "kasia")[0] == "0"
-    assert where(custom({"source": ["whatsapp"]}), "kasia")[0] == "1"
+    assert where(custom({"team": [], "owner": []}), "kasia")[0] == "1 = 0"
+    assert where(custom({"source": ["sms"]}), "kasia")[0] == "1 = 0"
+    assert where(custom({"source": ["whatsapp"]}), "kasia")[0] == "1 = 1"
 
 
 @pytest.mark.parametrize("text, expected", [
