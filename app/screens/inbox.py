@@ -24,7 +24,7 @@ from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static, TextArea
+from textual.widgets import Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from app import handoff
@@ -44,6 +44,7 @@ from core.text import printable
 from core.views import search_problem
 from widgets.composer import ComposeTarget, Composer, ReplyArea
 from widgets.contact_panel import ContactPanel
+from widgets.key_footer import KeyFooter
 from widgets.literal import literal
 from widgets.sidebar import ViewSidebar
 from widgets.thread_list import ThreadList
@@ -165,7 +166,7 @@ class InboxScreen(Screen[None]):
                 yield ThreadPane(id="thread")
                 yield Composer(id="composer")
             yield ContactPanel(id="contact")
-        yield Footer(compact=True)  # ~25 keys: compact fits more of them; all are in the palette (ctrl+p)
+        yield KeyFooter(compact=True)  # ~25 keys: compact fits more of them; all are in the palette (ctrl+p)
 
     @property
     def composer(self) -> Composer:
@@ -274,6 +275,7 @@ class InboxScreen(Screen[None]):
         thread_list.show(total, first, loader, now=self.inbox.now(), channels=self.channel_names,
                          keep_cursor=keep_cursor or bool(search and len(first) == PAGE), page_at=page_at)
         self._list_title(view, total, search, order)
+        self._refresh_bindings_if_changed()  # the thread keys apply once the list has a thread
 
     def _list_title(self, view: View, total: int | None, search: str | None, order: str) -> None:
         count = f"  {total:,}" if total is not None else "  counting…"
@@ -471,7 +473,7 @@ class InboxScreen(Screen[None]):
     # ---- agent actions ----------------------------------------------------------------------------------------
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
-        self.add_class("-searching")
+        self.query_one("#list-column").add_class("-searching")  # the column, not the screen: less to restyle
         search.focus()
 
     @on(Input.Submitted, "#search")
@@ -482,7 +484,7 @@ class InboxScreen(Screen[None]):
             return
         self.search = event.value.strip()
         if not self.search:
-            self.remove_class("-searching")
+            self.query_one("#list-column").remove_class("-searching")
         self.reload_list()
         self.query_one(ThreadList).focus()
 
@@ -493,7 +495,7 @@ class InboxScreen(Screen[None]):
         if search.has_focus or (self.search and thread_list.has_focus):
             search.value = ""
             self.search = ""
-            self.remove_class("-searching")
+            self.query_one("#list-column").remove_class("-searching")
             self.reload_list()
         self.set_focus(thread_list)  # now, not after a refresh: the next key is already on its way
 
