@@ -297,8 +297,8 @@ class ThreadPane(ScrollView, can_focus=True):
             self.rich_style)
 
     def on_resize(self) -> None:
-        if self.scrollable_content_region.width != self._width:
-            self._relayout()
+        if self.scrollable_content_region.width != self._width:  # still partial: only the newest lines again
+            self._relayout(newest_lines=2 * max(self.size.height, 24) if self._partial else None)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
