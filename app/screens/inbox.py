@@ -166,7 +166,7 @@ class InboxScreen(Screen[None]):
                 yield ThreadPane(id="thread")
                 yield Composer(id="composer")
             yield ContactPanel(id="contact")
-        yield KeyFooter(compact=True)  # ~25 keys: compact fits more of them; all are in the palette (ctrl+p)
+        yield KeyFooter()  # ~25 keys on one line; all are in the palette (ctrl+p)
 
     @property
     def composer(self) -> Composer:
@@ -283,7 +283,7 @@ class InboxScreen(Screen[None]):
                                  ("  · expiring first" if order == "expiring" else "", "yellow"))
         if search:
             title = title.append(Content.assemble(("  / ", "dim"), literal(search, limit=40, keep_newlines=False)))
-        self.query_one("#list-title", Static).update(title)
+        self.query_one("#list-title", Static).update(title, layout=False)  # one line, fixed: no layout
 
     @job(group="load", exclusive=True)
     async def reload_list(self, keep_cursor: bool = False) -> None:
@@ -354,10 +354,11 @@ class InboxScreen(Screen[None]):
                                    now=now)
         name = literal(thread.contact_name or thread.e164 or thread.wa_id or "?", limit=80, keep_newlines=False)
         status = "closed" if thread.status is ThreadStatus.CLOSED else "open"
-        self.query_one("#thread-title", Static).update(Content.assemble(
+        title = Content.assemble(
             name.stylize("bold"), (f"  via {self.numbers.get(thread.channel, thread.channel)}", "dim"),
             (f"  · {status}", "dim"), (f"  · @{thread.owner}" if thread.owner else "  · unassigned", "dim"),
-            (f"  · team {thread.team}" if thread.team else "", "dim")))
+            (f"  · team {thread.team}" if thread.team else "", "dim"))
+        self.query_one("#thread-title", Static).update(title, layout=False)  # one line, fixed: no layout
 
     async def _follow_in_list(self, thread: ThreadSummary) -> None:
         """The list's highlight moves to the open thread, however it was opened."""
