@@ -1,4 +1,5 @@
-"""TUI figures on a big database: 100,000 threads and 1,000,000 messages (built once with bulk SQL, cached in /tmp).
+"""In-process TUI figures (the screen's loaders called directly, frames drawn by hand; bench_screen.py measures what
+the agent sees) on a big database: 100,000 threads and 1,000,000 messages (built once with bulk SQL, cached in /tmp).
 
 Prints: cold start to the first full screen, cursor move (median), view switch and search, opening a
 2,000-message thread, RSS, and a webhook POSTed to a running `wabox serve` showing in a running TUI (p95).
