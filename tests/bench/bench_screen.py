@@ -341,7 +341,8 @@ def main() -> None:
               " stock-Textual anchor (tests/bench/anchor_app.py) run alternately in the same pass\n", flush=True)
         print("| On screen | wabox | anchor (same run) | ratio | target |\n|---|---|---|---|---|", flush=True)
         cold = cold_start(products, heads)
-        print(row("cold start → first row", cold["wabox"], cold["anchor"], "≤ 1.5×", unit="s", p95=False), flush=True)
+        print(row("cold start → first row", cold["wabox"], cold["anchor"], "≤ 1.5×", unit="s", p95=False),
+              flush=True)
         panes = {which: products.launch(which) for which in ("wabox", "anchor")}
         try:
             for pane in panes.values():
