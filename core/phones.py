@@ -7,9 +7,12 @@ never store an invalid normalisation: when nothing valid comes out, callers keep
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
+@lru_cache(maxsize=8192)  # ~0.1 ms a parse; matching a new customer parses the same number several times
 def to_e164(raw: str | None, default_region: str | None = None) -> str | None:
     """A valid E.164 string for what a person typed ("+48 601 234 567", "0048…", "601-234-567"), else None."""
     if not raw:

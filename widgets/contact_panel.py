@@ -18,7 +18,7 @@ class ContactPanel(Static):
     def show_contact(self, contact: Contact | None, threads: list[ThreadSummary], *, current: int | None,
                      numbers: dict[str, str], now: float) -> None:
         if contact is None:
-            self.update(Content.styled("No contact", "dim"))
+            self.update(Content.styled("No contact", "dim"), layout=False)
             return
         parts: list[Content] = [Content.styled("Contact", "bold underline"), Content("")]
 
@@ -38,4 +38,4 @@ class ContactPanel(Static):
             mark = "▸ " if t.id == current else "  "
             parts.append(Content.assemble(mark, (numbers.get(t.channel, t.channel), ""),
                                           (f" {t.status} {short_time(t.last_message_at, now)}", "dim")))
-        self.update(Content("\n").join(parts))
+        self.update(Content("\n").join(parts), layout=False)  # its size is set by the CSS, not by its text

@@ -48,7 +48,7 @@ class ThreadList(ScrollView, can_focus=True):
                 "next (close, reopen, assign act on the selection)", id="list.select"),
     ]
 
-    cursor: reactive[int] = reactive(0, always_update=True)
+    cursor: reactive[int] = reactive(0, always_update=True, repaint=False)  # watch_cursor redraws two rows
 
     @dataclass
     class ThreadOpened(Message):

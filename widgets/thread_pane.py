@@ -75,6 +75,7 @@ class ThreadPane(ScrollView, can_focus=True):
         self._lines: list[tuple[int, Content]] = []  # (message index or -1, line)
         self._starts: list[int] = []  # first line of each message
         self._width = 0
+        self._partial = False  # only the newest messages are laid out yet (a thread just opened)
 
     # ---- attributes down --------------------------------------------------------------------------------------
     def show_thread(self, thread: ThreadSummary | None, messages: list[ChatMessage], *, more_before: bool,
@@ -88,11 +89,14 @@ class ThreadPane(ScrollView, can_focus=True):
         self.thread, self.messages, self.more_before, self.now = thread, messages, more_before, now
         self.activity = list(activity)
         self.our_number = our_number
-        self._relayout()
+        to_the_end = not same or at_bottom or not keep_selection
+        self._relayout(newest_lines=2 * max(self.size.height, 24) if to_the_end else None)
         ids = [m.id for m in self.messages]
         self.selected = ids.index(previous_id) if previous_id in ids else len(self.messages) - 1
-        if not same or at_bottom or not keep_selection:
+        if to_the_end:
             self.scroll_end(animate=False, immediate=True)
+        if self._partial:
+            self.call_after_refresh(self._finish_layout)
 
     def prepend(self, older: list[ChatMessage], *, more_before: bool) -> None:
         """Older messages above the loaded ones; the view stays on what the agent was reading."""
@@ -117,7 +121,9 @@ class ThreadPane(ScrollView, can_focus=True):
         self.selected = self.selected
 
     # ---- layout: messages -> lines ----------------------------------------------------------------------------
-    def _relayout(self) -> None:
+    def _relayout(self, *, newest_lines: int | None = None) -> None:
+        """Messages to lines. With `newest_lines`, only the newest messages that fill that many lines (a thread
+        just opened shows its end: that is one frame's work; _finish_layout does the rest after it is drawn)."""
         width = max(self.scrollable_content_region.width, 20)
         self._width = width
         by_wamid = {m.wamid: m for m in self.messages if m.wamid}
@@ -126,24 +132,35 @@ class ThreadPane(ScrollView, can_focus=True):
             if m.type is MessageType.REACTION and m.context_wamid in by_wamid:
                 mine = [r for r in reactions.get(m.context_wamid, []) if r.direction is not m.direction]
                 reactions[m.context_wamid] = mine + ([m] if m.text else [])
+        per_message: list[list[Content]] = [[] for _ in self.messages]
+        first, laid = 0, 0
+        for index in range(len(self.messages) - 1, -1, -1):
+            message = self.messages[index]
+            if not (message.type is MessageType.REACTION and message.context_wamid in by_wamid):
+                # a reaction to a message shown here is drawn under it, not on its own
+                per_message[index] = [*self._message_lines(message, by_wamid, reactions.get(message.wamid or "", []),
+                                                           width), Content("")]
+            laid += len(per_message[index])
+            if newest_lines is not None and laid >= newest_lines and index > 0:
+                first = index
+                break
+        self._partial = first > 0
         lines: list[tuple[int, Content]] = []
         starts: list[int] = []
-        if self.more_before:
+        if self.more_before and not self._partial:
             lines.append((-1, Content.styled("  ↑ older messages: scroll up to load", "dim")))
         if self.thread is None:
             lines.append((-1, Content.styled("  No thread open. Pick one with enter.", "dim")))
         elif not self.messages:
             lines.append((-1, Content.styled("  No messages yet.", "dim")))
         events = list(self.activity)
-        for index, message in enumerate(self.messages):
-            while events and events[0].at < message.timestamp:
-                lines.extend((-1, line) for line in self._activity_lines(events.pop(0), width))
+        for index in range(len(self.messages)):
+            while events and events[0].at < self.messages[index].timestamp:
+                event = events.pop(0)
+                if index >= first:  # what happened among messages left out of a first frame waits for them
+                    lines.extend((-1, line) for line in self._activity_lines(event, width))
             starts.append(len(lines))
-            if message.type is MessageType.REACTION and message.context_wamid in by_wamid:
-                continue  # drawn under the message it reacts to
-            for line in self._message_lines(message, by_wamid, reactions.get(message.wamid or "", []), width):
-                lines.append((index, line))
-            lines.append((index, Content("")))
+            lines.extend((index, line) for line in per_message[index])
         lines.extend((-1, line) for event in events for line in self._activity_lines(event, width))
         self._lines, self._starts = lines, starts
         self.virtual_size = Size(width, len(lines))
@@ -156,6 +173,16 @@ class ThreadPane(ScrollView, can_focus=True):
                                 literal(f"{who}{event.detail}", limit=160, keep_newlines=False).stylize("dim italic"),
                                 (" ──", "dim"))
         return [part.pad_left(2) for part in line.wrap(max(width - 2, 10))]
+
+    def _finish_layout(self) -> None:
+        """The older messages a just-opened thread left out of its first frame, laid out after it."""
+        if not self._partial:
+            return
+        at_bottom = self.scroll_y >= self.max_scroll_y
+        self._relayout()
+        if at_bottom:
+            self.scroll_end(animate=False, immediate=True)
+        self.selected = self.selected  # the selected message stays in view
 
     def _message_lines(self, m: ChatMessage, by_wamid: dict[str, ChatMessage], reactions: list[ChatMessage],
                        width: int) -> list[Content]:
@@ -288,12 +315,12 @@ class ThreadPane(ScrollView, can_focus=True):
             self.rich_style)
 
     def on_resize(self) -> None:
-        if self.scrollable_content_region.width != self._width:
-            self._relayout()
+        if self.scrollable_content_region.width != self._width:  # still partial: only the newest lines again
+            self._relayout(newest_lines=2 * max(self.size.height, 24) if self._partial else None)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if new <= 0 and self.more_before and self.messages:
+        if new <= 0 and self.more_before and self.messages and not self._partial:
             self.post_message(self.OlderWanted(self.messages[0].id))
 
     # ---- the selected message ---------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static, TextArea
+from textual.widgets import Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from app import handoff
@@ -47,6 +47,7 @@ from core.text import printable
 from core.views import search_problem
 from widgets.composer import ComposeTarget, Composer, ReplyArea
 from widgets.contact_panel import ContactPanel
+from widgets.key_footer import KeyFooter
 from widgets.literal import literal
 from widgets.sidebar import ViewSidebar
 from widgets.thread_list import ThreadList
@@ -177,7 +178,7 @@ class InboxScreen(Screen[None]):
                 yield ThreadPane(id="thread")
                 yield Composer(id="composer")
             yield ContactPanel(id="contact")
-        yield Footer(compact=True)  # ~25 keys: compact fits more of them; all are in the palette (ctrl+p)
+        yield KeyFooter()  # ~25 keys on one line; all are in the palette (ctrl+p)
 
     @property
     def composer(self) -> Composer:
@@ -302,7 +303,7 @@ class InboxScreen(Screen[None]):
                                  ("  · expiring first" if order == "expiring" else "", "yellow"))
         if search:
             title = title.append(Content.assemble(("  / ", "dim"), literal(search, limit=40, keep_newlines=False)))
-        self.query_one("#list-title", Static).update(title)
+        self.query_one("#list-title", Static).update(title, layout=False)  # one line, fixed: no layout
 
     @job(group="load", exclusive=True)
     async def reload_list(self, keep_cursor: bool = False) -> None:
@@ -374,10 +375,11 @@ class InboxScreen(Screen[None]):
                                    now=now)
         name = literal(thread.contact_name or thread.e164 or thread.wa_id or "?", limit=80, keep_newlines=False)
         status = "closed" if thread.status is ThreadStatus.CLOSED else "open"
-        self.query_one("#thread-title", Static).update(Content.assemble(
+        title = Content.assemble(
             name.stylize("bold"), (f"  via {self.numbers.get(thread.channel, thread.channel)}", "dim"),
             (f"  · {status}", "dim"), (f"  · @{thread.owner}" if thread.owner else "  · unassigned", "dim"),
-            (f"  · team {thread.team}" if thread.team else "", "dim")))
+            (f"  · team {thread.team}" if thread.team else "", "dim"))
+        self.query_one("#thread-title", Static).update(title, layout=False)  # one line, fixed: no layout
 
     async def _follow_in_list(self, thread: ThreadSummary) -> None:
         """The list's highlight moves to the open thread, however it was opened."""
@@ -492,7 +494,7 @@ class InboxScreen(Screen[None]):
     # ---- agent actions ----------------------------------------------------------------------------------------
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
-        self.add_class("-searching")
+        self.query_one("#list-column").add_class("-searching")  # the column, not the screen: less to restyle
         search.focus()
 
     @on(Input.Submitted, "#search")
@@ -503,7 +505,7 @@ class InboxScreen(Screen[None]):
             return
         self.search = event.value.strip()
         if not self.search:
-            self.remove_class("-searching")
+            self.query_one("#list-column").remove_class("-searching")
         self.reload_list()
         self.query_one(ThreadList).focus()
 
@@ -514,7 +516,7 @@ class InboxScreen(Screen[None]):
         if search.has_focus or (self.search and thread_list.has_focus):
             search.value = ""
             self.search = ""
-            self.remove_class("-searching")
+            self.query_one("#list-column").remove_class("-searching")
             self.reload_list()
         self.set_focus(thread_list)  # now, not after a refresh: the next key is already on its way
 

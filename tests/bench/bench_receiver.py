@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sqlite3
+import subprocess
 import statistics
 import tempfile
 import time
@@ -85,12 +87,53 @@ def main() -> None:
             # The load generator shares the 2 cores with the receiver, so these figures are a floor.
             for events in (1, 10):
                 asyncio.run(blast(receiver.port, events))
+            wrk(receiver.port, directory)
             healthz(receiver, directory / "wabox.db")
         except Exception:
             print((directory / "serve.log").read_text(errors="replace")[-3000:])
             raise
         finally:
             receiver.stop()
+
+
+# wrk sends pre-signed bodies (Lua has no HMAC): each of its threads takes every n-th line of the file.
+WRK_SCRIPT = """
+local bodies, step, at = {}, 1, 1
+function setup(thread) thread:set("offset", #threads_made + 1); threads_made[#threads_made + 1] = thread end
+threads_made = {}
+function init(args)
+  step = tonumber(args[2]); at = tonumber(offset)
+  for line in io.lines(args[1]) do
+    local tab = line:find("\t"); bodies[#bodies + 1] = {line:sub(1, tab - 1), line:sub(tab + 1)}
+  end
+end
+function request()
+  local b = bodies[at]; at = at + step
+  if at > #bodies then at = tonumber(offset) end
+  return wrk.format("POST", "/webhook", {["Content-Type"] = "application/json", ["X-Hub-Signature-256"] = b[1]}, b[2])
+end
+"""
+
+
+def wrk(port: int, directory: Path, threads: int = 2) -> None:
+    """The same 1-event POSTs from an external load generator (`wrk`), at 16 and 64 connections."""
+    if shutil.which("wrk") is None:
+        print("  wrk: not installed (apt-get install wrk): no external load generator figure")
+        return
+    script, bodies = directory / "post.lua", directory / "bodies.tsv"
+    script.write_text(WRK_SCRIPT)
+    with bodies.open("w") as out:  # more than 5 s can take: a body posted twice would be a cheap duplicate
+        for n in range(2_000_000, 2_000_000 + 80_000):
+            raw = body(n, 1)
+            out.write(f"{sign(raw, APP_SECRET)}\t{raw.decode()}\n")
+    for connections in (16, 64):
+        result = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{SECONDS:.0f}s",
+                                 "--latency", "-s", str(script), f"http://127.0.0.1:{port}", "--", str(bodies),
+                                 str(threads)], capture_output=True, text=True, check=True).stdout
+        rate = float(result.split("Requests/sec:")[1].split()[0])
+        p99 = result.split("99%")[1].split()[0] if "99%" in result else "?"
+        errors = "" if "Non-2xx" not in result else "  " + result.split("Non-2xx")[1].splitlines()[0].strip()
+        print(f"  wrk, 1 event/POST, {connections} connections: {rate:7.0f} events/s   p99 {p99}{errors}")
 
 
 def healthz(receiver: ReceiverProcess, db: Path, rows: int = 300_000) -> None:

@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from core.model import View
+from core.store.reads import count_threads, list_threads
 from core.views import BUILTIN_BY_KEY, fts_query, search_clause, where
 
 
@@ -56,7 +57,32 @@ def test_any_search_text_is_a_valid_fts5_query(text):
         assert db.execute("SELECT count(*) FROM message_fts WHERE message_fts MATCH ?", (query,)).fetchone()[0] == 0
 
 
-def test_digits_also_match_the_customers_number():
-    clause, params = search_clause("+48 601-234")
-    assert "t.wa_id LIKE :digits" in clause and params["digits"] == "%48601234%"
+async def test_digits_anywhere_in_the_customers_number_find_the_thread(store):
+    def seed(conn: sqlite3.Connection) -> None:
+        for wa_id in ("48601234567", "48700111222", "4479001"):
+            conn.execute("INSERT INTO thread(channel, wa_id, created_at) VALUES ('583920174655001', ?, 0)", (wa_id,))
+
+    await store.write(seed)
+    everything = custom({})
+
+    async def found(typed: str) -> list[str]:
+        return sorted(t.wa_id for t in await list_threads(store, everything, agent="ola", search=typed))
+
+    assert await found("+48 601-234") == ["48601234567"]  # the start, typed with marks
+    assert await found("234567") == ["48601234567"]  # the end: the number without its country code
+    assert await found("0111 222") == ["48700111222"]  # the middle
+    assert await found("9001") == ["4479001"]
+    assert await found("601 999") == []
+    assert await count_threads(store, everything, agent="ola", search="4567") == 1
+
+    def renumber(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE thread SET wa_id = '48609999999' WHERE wa_id = '48601234567'")
+        conn.execute("DELETE FROM thread WHERE wa_id = '4479001'")
+
+    await store.write(renumber)
+    assert await found("234567") == []
+    assert await found("9999999") == ["48609999999"]
+    assert await found("9001") == []
     assert "digits" not in search_clause("order 12")[1]  # a word with a number is not a phone search
+
+
