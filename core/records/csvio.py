@@ -1,0 +1,313 @@
+"""CSV import and export of records (F17): one CSV shape both ways, so an export imports back unchanged.
+
+Import reads the whole file and checks every row first (types, phones, enums, dates); then writes the good rows in
+batches, each batch one transaction (executemany where it can), so 100,000 contacts take seconds and `wabox serve`
+is never kept waiting for long. A bad row is reported with its line number and changes nothing. Rows are
+updated-or-created by key: an `id` column, else (contacts) the phone or mobile in E.164, else the email; (records)
+the name. A `company` column links by company name (the company is made if new); a deal's, ticket's or custom
+record's `contacts` column links contacts by email or phone (`;` between several).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from core.records import db as records
+from core.records.properties import CONTACT_FIELDS, Property, PropertyError, normalise
+from core.store.db import log_changes
+
+BATCH = 5000
+KIND_ALIASES = {"contacts": "contact", "contact": "contact", "companies": "company", "company": "company",
+                "deals": "deal", "deal": "deal", "tickets": "ticket", "ticket": "ticket"}
+# Header spellings seen in CRM exports -> our property names (after lower-casing and _ for spaces and dashes).
+SYNONYMS = {
+    "full_name": "name", "contact_name": "name", "company_name": "name", "deal_name": "name", "ticket_name": "name",
+    "subject": "name", "first_and_last_name": "name",
+    "phone_number": "phone", "telephone": "phone", "tel": "phone", "work_phone": "phone",
+    "mobile_phone": "mobile", "mobile_phone_number": "mobile", "cell": "mobile", "cell_phone": "mobile",
+    "cellphone": "mobile", "whatsapp": "mobile", "whatsapp_number": "mobile",
+    "e_mail": "email", "email_address": "email", "mail": "email",
+    "organisation": "company", "organization": "company", "account": "company", "associated_company": "company",
+    "contact_owner": "owner", "deal_owner": "owner", "ticket_owner": "owner", "company_owner": "owner",
+    "deal_stage": "stage", "closedate": "close_date", "close": "close_date", "value": "amount",
+    "ticket_status": "status", "ticket_priority": "priority", "record_id": "id",
+    "contact": "contacts", "contact_email": "contacts", "associated_contacts": "contacts",
+    "whatsapp_opt_in_source": "opt_in_source", "opt_in": "opt_in_source",
+    "whatsapp_opt_in_date": "opt_in_date", "opt_in_at": "opt_in_date",
+}
+LINK_COLUMNS = ("company", "contacts")
+
+
+class CsvRefused(ValueError):
+    """The file as a whole cannot be imported (no header, no name column, an unknown kind): nothing is written."""
+
+
+@dataclass
+class Problem:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass
+class Outcome:
+    created: int = 0
+    updated: int = 0
+    linked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Row:
+    line: int
+    id: int | None
+    values: dict[str, str]       # property -> normalised value ("" clears)
+    links: dict[str, list[str]]  # company / contacts -> keys
+
+
+def kind_of(word: str, known: Iterable[str]) -> str:
+    """`contacts` -> contact, `companies` -> company, …, or a custom object type by its name (or name + s)."""
+    lowered = word.lower()
+    if lowered in KIND_ALIASES:
+        return KIND_ALIASES[lowered]
+    for name in known:
+        if lowered in (name, name + "s"):
+            return name
+    raise CsvRefused(f"no object type {word!r}: contacts, companies, deals, tickets"
+                       + "".join(f", {n}" for n in known if n not in KIND_ALIASES.values()))
+
+
+def properties_of(db: sqlite3.Connection, kind: str) -> tuple[Property, ...]:
+    """The columns of `kind`'s CSV shape, in order (links after the properties)."""
+    if kind == "contact":
+        return CONTACT_FIELDS + records.contact_properties(db)
+    kind_type = records.object_type(db, kind)
+    assert kind_type is not None
+    return (Property("name"), Property("owner")) + kind_type.properties
+
+
+def columns_of(db: sqlite3.Connection, kind: str) -> list[str]:
+    names = [p.name for p in properties_of(db, kind)]
+    if kind == "contact":
+        return ["id", *names[:4], "company", *names[4:]]
+    return ["id", *names, *(["company", "contacts"] if kind != "company" else [])]
+
+
+def guess_mapping(header: list[str], columns: list[str], overrides: dict[str, str]) -> tuple[dict[int, str], list[str]]:
+    """{column index: property} from the header, overridden by `--map col=prop` (`col=` skips it); and warnings."""
+    mapping: dict[int, str] = {}
+    warnings: list[str] = []
+    for index, title in enumerate(header):
+        if title in overrides:
+            target = overrides[title]
+        else:
+            key = re.sub(r"[\s\-./]+", "_", title.strip().lower()).strip("_")
+            target = SYNONYMS.get(key, key)
+        if not target:
+            continue
+        if target not in columns:
+            warnings.append(f"column {title!r} is not a property here and is skipped "
+                            f"(known: {', '.join(columns)}; map it with --map {title!r}=PROPERTY)")
+            continue
+        if target in mapping.values():
+            warnings.append(f"column {title!r} maps to {target!r} again and is skipped")
+            continue
+        mapping[index] = target
+    return mapping, warnings
+
+
+def read_rows(db: sqlite3.Connection, kind: str, text: str, overrides: dict[str, str], region: str | None,
+              outcome: Outcome) -> Iterator[_Row]:
+    """Every row checked and normalised; a bad one becomes a Problem and is left out. The header is checked before
+    the first row is asked for."""
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CsvRefused("the file is empty: a CSV needs a header line") from None
+    columns = columns_of(db, kind)
+    unknown = set(overrides) - set(header)
+    if unknown:
+        raise CsvRefused(f"--map names no column of the file: {', '.join(sorted(unknown))}")
+    mapping, outcome.warnings = guess_mapping(header, columns, overrides)
+    outcome.mapping = {header[i]: p for i, p in mapping.items()}
+    mapped = set(mapping.values())
+    if kind == "contact" and not mapped & {"name", "phone", "mobile", "email"}:
+        raise CsvRefused("no name, phone, mobile or email column: nothing to know a contact by")
+    if kind != "contact" and not mapped & {"name", "id"}:
+        raise CsvRefused("no name or id column")
+    props = {p.name: p for p in properties_of(db, kind)}
+    return _checked_rows(reader, header, mapping, props, region, outcome)
+
+
+def _checked_rows(reader: Iterator[list[str]], header: list[str], mapping: dict[int, str],
+                  props: dict[str, Property], region: str | None, outcome: Outcome) -> Iterator[_Row]:
+    for cells in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(header):
+            outcome.problems.append(Problem(line, f"{len(cells)} cells for {len(header)} columns"))
+            continue
+        try:
+            row = _check(line, {mapping[i]: c for i, c in enumerate(cells) if i in mapping}, props, region)
+        except PropertyError as error:
+            outcome.problems.append(Problem(line, str(error)))
+            continue
+        yield row
+
+
+def _check(line: int, cells: dict[str, str], props: dict[str, Property], region: str | None) -> _Row:
+    row_id = None
+    if cells.get("id", "").strip():
+        if not cells["id"].strip().isdigit():
+            raise PropertyError(f"id: {cells['id']!r} is not a record id")
+        row_id = int(cells["id"])
+    values = {name: normalise(props[name], raw, region=region) for name, raw in cells.items() if name in props}
+    links = {name: [k.strip() for k in cells[name].split(";") if k.strip()] for name in LINK_COLUMNS if name in cells}
+    return _Row(line, row_id, values, links)
+
+
+def run_import(conn: sqlite3.Connection, kind: str, text: str, *, overrides: dict[str, str], region: str | None,
+               dry_run: bool, now: int, progress: Callable[[int, int], None] = lambda done, total: None) -> Outcome:
+    """Import `text` (a CSV) into `kind`. Runs on the connection's thread (Store.run); commits batch by batch, or,
+    with `dry_run`, goes through exactly the same steps and rolls every batch back. `progress(lines read, lines)`."""
+    outcome = Outcome()
+    rows = read_rows(conn, kind, text, overrides, region, outcome)
+    lines = text.count("\n") or 1
+    write = _write_contact if kind == "contact" else _write_record
+    companies: dict[str, int] = {}  # company name_key -> id, made or found during this import
+    while batch := list(itertools.islice(rows, BATCH)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for row in batch:
+                try:  # each writer checks its keys before it writes: a row it refuses leaves nothing behind
+                    write(conn, kind, row, outcome, now, region, companies)
+                except PropertyError as error:
+                    outcome.problems.append(Problem(row.line, str(error)))
+            log_changes(conn, [("contact" if kind == "contact" else "record", None)], at=now)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("ROLLBACK" if dry_run else "COMMIT")
+        if dry_run:
+            companies.clear()  # the ones this batch made were rolled back
+        progress(min(batch[-1].line, lines), lines)
+    outcome.problems.sort(key=lambda p: p.line)
+    return outcome
+
+
+def _write_contact(db: sqlite3.Connection, kind: str, row: _Row, outcome: Outcome, now: int,
+                   region: str | None, companies: dict[str, int]) -> None:
+    target = _existing_contact(db, row, region)
+    fields = {k: v for k, v in row.values.items() if k in records.CONTACT_COLUMNS}
+    props = {k: v for k, v in row.values.items() if k not in records.CONTACT_COLUMNS}
+    if target is None and not (fields.get("name") or fields.get("phone") or fields.get("mobile")
+                               or fields.get("email")):
+        raise PropertyError("no name, phone, mobile or email: nothing to make a contact of")
+    contact_id = records.save_contact(db, target, fields, props, now, region=region, log=False)
+    if target is None:
+        outcome.created += 1
+    else:
+        outcome.updated += 1
+    for company in row.links.get("company", []):
+        outcome.linked += records.associate(db, "contact", contact_id, _company(db, company, companies, now), now,
+                                            log=False)
+
+
+def _company(db: sqlite3.Connection, name: str, known: dict[str, int], now: int) -> int:
+    """The company of that name (case-insensitive), made when there is none."""
+    key = name.casefold()
+    if key not in known:
+        known[key] = records.record_by_name(db, "company", name) or records.save_record(
+            db, "company", None, name, None, {}, now, log=False)
+    return known[key]
+
+
+def _existing_contact(db: sqlite3.Connection, row: _Row, region: str | None) -> int | None:
+    if row.id is not None:
+        if records.contact(db, row.id) is None:
+            raise PropertyError(f"id: no contact {row.id}")
+        return row.id
+    for column in ("phone", "mobile"):
+        if row.values.get(column):
+            found = records.contact_by_number(db, row.values[column], region)
+            if found:
+                return found
+    if row.values.get("email"):
+        return records.contact_by_email(db, row.values["email"])
+    return None
+
+
+def _write_record(db: sqlite3.Connection, kind: str, row: _Row, outcome: Outcome, now: int,
+                  region: str | None, companies: dict[str, int]) -> None:
+    if row.id is not None:
+        known = records.record(db, row.id)
+        if known is None or known.type != kind:
+            raise PropertyError(f"id: no {kind} {row.id}")
+        target: int | None = row.id
+    else:
+        if not row.values.get("name"):
+            raise PropertyError("name: a record needs a name")
+        target = records.record_by_name(db, kind, row.values["name"])
+    props = {k: v for k, v in row.values.items() if k not in ("name", "owner")}
+    # Links first: a key that finds nothing fails the row before it writes anything.
+    contacts = []
+    for key in row.links.get("contacts", []):
+        found = (records.contact_by_email(db, key) if "@" in key else
+                 int(key[1:]) if key.startswith("#") and key[1:].isdigit() else records.contact_by_number(db, key, region))
+        if not found or records.contact(db, found) is None:
+            raise PropertyError(f"contacts: no contact {key!r}")
+        contacts.append(found)
+    record_id = records.save_record(db, kind, target, row.values.get("name") if "name" in row.values else None,
+                                    row.values.get("owner"), props, now, log=False)
+    outcome.created += target is None
+    outcome.updated += target is not None
+    for company in row.links.get("company", []):
+        outcome.linked += records.associate(db, "record", record_id, _company(db, company, companies, now), now,
+                                            log=False)
+    for contact_id in contacts:
+        outcome.linked += records.associate(db, "contact", contact_id, record_id, now, log=False)
+
+
+def export_rows(db: sqlite3.Connection, kind: str) -> Iterator[list[str]]:
+    """The CSV of `kind`, header first: what run_import reads back to the same records."""
+    columns = columns_of(db, kind)
+    yield columns
+    if kind == "contact":
+        companies = records.associations_of(db, "contact", "company")
+        for c in records.contacts_for_export(db):
+            values = {"id": str(c.id), "name": c.name, "phone": c.phone, "mobile": c.mobile, "email": c.email,
+                      "owner": c.owner, "opt_in_source": c.opt_in_source, "opt_in_date": c.opt_in_date,
+                      "company": ";".join(companies.get(c.id, [])), **c.props}
+            yield [values.get(column) or "" for column in columns]
+        return
+    companies = records.associations_of(db, "record", "company")
+    contacts = records.record_contact_keys(db)
+    for r in records.records_for_export(db, kind):
+        values = {"id": str(r.id), "name": r.name, "owner": r.owner, **r.props,
+                  "company": ";".join(companies.get(r.id, [])), "contacts": ";".join(contacts.get(r.id, []))}
+        yield [values.get(column) or "" for column in columns]
+
+
+def write_csv(rows: Iterable[list[str]], out: io.TextIOBase) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    count = -1
+    for count, row in enumerate(rows):
+        writer.writerow(row)
+    return max(count, 0)
+
+
+def object_type_names(db: sqlite3.Connection) -> list[str]:
+    return [t.name for t in records.object_types(db)]
+
