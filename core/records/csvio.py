@@ -4,7 +4,7 @@ Import reads the whole file and checks every row first (types, phones, enums, da
 batches, each batch one transaction (executemany where it can), so 100,000 contacts take seconds and `wabox serve`
 is never kept waiting for long. A bad row is reported with its line number and changes nothing. Rows are
 updated-or-created by key: an `id` column, else (contacts) the phone or mobile in E.164, else the email; (records)
-the name. A `company` column links by company name (the company is made if new); a deal's, ticket's or custom
+the name. An empty cell leaves a value as it is. A `company` column links by company name (the company is made if new); a deal's, ticket's or custom
 record's `contacts` column links contacts by email or phone (`;` between several).
 """
 
@@ -142,8 +142,8 @@ def read_rows(db: sqlite3.Connection, kind: str, text: str, overrides: dict[str,
     mapping, outcome.warnings = guess_mapping(header, columns, overrides)
     outcome.mapping = {header[i]: p for i, p in mapping.items()}
     mapped = set(mapping.values())
-    if kind == "contact" and not mapped & {"name", "phone", "mobile", "email"}:
-        raise CsvRefused("no name, phone, mobile or email column: nothing to know a contact by")
+    if kind == "contact" and not mapped & {"id", "name", "phone", "mobile", "email"}:
+        raise CsvRefused("no id, name, phone, mobile or email column: nothing to know a contact by")
     if kind != "contact" and not mapped & {"name", "id"}:
         raise CsvRefused("no name or id column")
     props = {p.name: p for p in properties_of(db, kind)}
@@ -174,6 +174,7 @@ def _check(line: int, cells: dict[str, str], props: dict[str, Property], region:
             raise PropertyError(f"id: {cells['id']!r} is not a record id")
         row_id = int(cells["id"])
     values = {name: normalise(props[name], raw, region=region) for name, raw in cells.items() if name in props}
+    values = {name: value for name, value in values.items() if value}  # an empty cell leaves the value as it is
     links = {name: [k.strip() for k in cells[name].split(";") if k.strip()] for name in LINK_COLUMNS if name in cells}
     return _Row(line, row_id, values, links)
 
@@ -183,6 +184,7 @@ def run_import(conn: sqlite3.Connection, kind: str, text: str, *, overrides: dic
     """Import `text` (a CSV) into `kind`. Runs on the connection's thread (Store.run); commits batch by batch, or,
     with `dry_run`, goes through exactly the same steps and rolls every batch back. `progress(lines read, lines)`."""
     outcome = Outcome()
+    kind = kind_of(kind, object_type_names(conn))
     rows = read_rows(conn, kind, text, overrides, region, outcome)
     lines = text.count("\n") or 1
     write = _write_contact if kind == "contact" else _write_record
@@ -282,6 +284,7 @@ def _write_record(db: sqlite3.Connection, kind: str, row: _Row, outcome: Outcome
 
 def export_rows(db: sqlite3.Connection, kind: str) -> Iterator[list[str]]:
     """The CSV of `kind`, header first: what run_import reads back to the same records."""
+    kind = kind_of(kind, object_type_names(db))
     columns = columns_of(db, kind)
     yield columns
     if kind == "contact":

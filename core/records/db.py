@@ -151,7 +151,7 @@ def save_contact(db: sqlite3.Connection, contact_id: int | None, fields: dict[st
 def index_numbers(db: sqlite3.Connection, c: ContactRecord, *, region: str | None = None, fresh: bool = False) -> None:
     """contact_number holds every E.164 form of the phone and mobile properties (beside the WhatsApp number)."""
     if not fresh:
-        db.execute("DELETE FROM contact_number WHERE contact_id = ? AND source != 'whatsapp'", (c.id,))
+        db.execute("DELETE FROM contact_number WHERE contact_id = ? AND source IN ('phone', 'mobile')", (c.id,))
     db.executemany("INSERT INTO contact_number(contact_id, e164, source) VALUES (?, ?, ?)"
                    " ON CONFLICT (e164, contact_id) DO NOTHING",
                    [(c.id, key, source) for source, raw in (("phone", c.phone), ("mobile", c.mobile))

@@ -32,8 +32,11 @@ def merge_contacts(db: sqlite3.Connection, keep: int, gone: int, *, agent: str |
     }
     threads = snapshot["threads"]
     db.execute("UPDATE thread SET contact_id = ? WHERE contact_id = ?", (keep, gone))
-    db.execute("INSERT INTO contact_number(contact_id, e164, source) SELECT ?, e164, source FROM contact_number"
-               " WHERE contact_id = ? ON CONFLICT (e164, contact_id) DO NOTHING", (keep, gone))
+    # The merged contact's phone/mobile numbers stay matchable as 'merged': an edit of the kept contact's own
+    # phone replaces only its own (index_numbers).
+    db.execute("INSERT INTO contact_number(contact_id, e164, source) SELECT ?, e164, CASE source WHEN 'whatsapp'"
+               " THEN 'whatsapp' ELSE 'merged' END FROM contact_number WHERE contact_id = ?"
+               " ON CONFLICT (e164, contact_id) DO NOTHING", (keep, gone))
     db.execute("INSERT INTO contact_user_id(contact_id, user_id) SELECT ?, user_id FROM contact_user_id"
                " WHERE contact_id = ? ON CONFLICT (user_id, contact_id) DO NOTHING", (keep, gone))
     db.execute("INSERT INTO association(kind, from_id, record_id, created_at) SELECT 'contact', ?, record_id,"

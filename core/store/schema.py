@@ -389,7 +389,7 @@ _RECORDS = """
 ALTER TABLE contact ADD COLUMN props TEXT NOT NULL DEFAULT '{}';  -- custom properties, JSON object of strings
 ALTER TABLE contact ADD COLUMN opt_in_source TEXT;                -- F30: where the WhatsApp opt-in was given
 ALTER TABLE contact ADD COLUMN opt_in_date TEXT;                  -- and when (yyyy-mm-dd)
-ALTER TABLE contact_number ADD COLUMN source TEXT NOT NULL DEFAULT 'whatsapp';  -- whatsapp | phone | mobile
+ALTER TABLE contact_number ADD COLUMN source TEXT NOT NULL DEFAULT 'whatsapp';  -- whatsapp | phone | mobile | merged
 CREATE INDEX contact_by_name ON contact(name, id);
 CREATE INDEX contact_by_email ON contact(email) WHERE email IS NOT NULL;
 CREATE INDEX contact_number_by_contact ON contact_number(contact_id);
