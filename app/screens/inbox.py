@@ -28,6 +28,7 @@ from textual.widgets import Footer, Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from app import handoff
+from app.screens import record_flows
 from app.screens.confirm import ConfirmScreen
 from app.screens.help import HelpScreen, sections
 from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
@@ -40,6 +41,7 @@ from core import phones, policy
 from core.config import DEFAULT_DOWNLOADS
 from core.inbox import PAGE, Changes, Inbox, OpenThread, ReplyRefused
 from core.model import ChatMessage, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
+from core.records.service import Records
 from core.text import printable
 from core.views import search_problem
 from widgets.composer import ComposeTarget, Composer, ReplyArea
@@ -51,7 +53,7 @@ from widgets.thread_pane import ThreadPane
 
 # Actions that need a thread (the highlighted row, the selection, or the open thread).
 _ON_THREADS = {"close_threads", "reopen_threads", "assign_me", "assign", "mark_unread"}
-_ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata"}
+_ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata", "link_record"}
 _MOVE_TYPING = {"reply", "template", "note", "attach"}  # priority keys: a text field with focus keeps its letters
 _ON_MESSAGE = {"reveal", "retry", "view_media", "save_media"}
 _PANES = "#views, #list-column, #conversation"  # what can hold the focus, as the agent sees it
@@ -114,6 +116,9 @@ class InboxScreen(Screen[None]):
         Binding("question_mark,f1", "help", "Help", tooltip="Every key, by pane (f1 while typing)", id="inbox.help"),
         Binding("v", "new_view", "New view", tooltip="Create a custom view from filters", id="inbox.new_view"),
         Binding("comma", "settings", "Settings", tooltip="Notification settings", id="inbox.settings"),
+        Binding("ctrl+r", "records", "Records", tooltip="Contacts, companies, deals, tickets and custom objects",
+                id="inbox.records"),
+        Binding("L", "link_record", "Link", tooltip="Link the open thread to a deal or ticket", id="inbox.link"),
         # Priority: escape moves the focus as it is pressed, so keys typed right after it go where it leads.
         Binding("escape", "back", "Back", tooltip="Back to the thread list", priority=True),
         *_AFTER_ESCAPE,
@@ -343,6 +348,7 @@ class InboxScreen(Screen[None]):
                                                keep_selection=refresh)
         self.query_one(ContactPanel).show_contact(opened.contact, opened.contact_threads, current=thread.id,
                                                   numbers=self.numbers, now=now)
+        self.load_thread_records(thread.id)
         threads = {t.id: t for t in [thread, *opened.contact_threads]}
         targets = [ComposeTarget(t.thread_id, to=_customer(threads.get(t.thread_id, thread)), via=t.via,
                                  expires_at=t.rules.session_expires_at, refused=t.rules.text_refused,
@@ -697,6 +703,23 @@ class InboxScreen(Screen[None]):
     def action_toggle_metadata(self) -> None:
         pane = self.query_one(ThreadPane)
         pane.show_metadata = not pane.show_metadata
+
+    # ---- records beside the thread (issue 9: app/screens/record_flows.py) --------------------------------------
+    def action_records(self) -> None:
+        from app.screens.records import RecordsScreen
+
+        self.app.push_screen(RecordsScreen(self.inbox))
+
+    @job(group="thread-records", exclusive=True)
+    async def load_thread_records(self, thread_id: int) -> None:
+        await record_flows.show_thread_records(self, Records(self.inbox.store), thread_id)
+
+    @job(group="link-record", exclusive=True)
+    async def action_link_record(self) -> None:
+        if self.open_thread is not None:
+            thread_id = self.open_thread.id
+            if await record_flows.link_thread(self.app, Records(self.inbox.store), thread_id):
+                self.load_thread_records(thread_id)
 
     def action_toggle_contact(self) -> None:
         self.toggle_class("-contact-toggled")

@@ -9,61 +9,16 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from core import phones
+from core.records.model import ContactRecord, Record, Row
 from core.records.properties import (BUILTIN_TYPES, CONTACT_FIELDS, ObjectType, Property, PropertyError,
                                      match_keys, number_info)
 from core.store.db import log_changes
 from core.views import fold, fts_query
 
 CONTACT_COLUMNS = tuple(p.name for p in CONTACT_FIELDS)
-
-
-@dataclass(frozen=True)
-class ContactRecord:
-    id: int
-    name: str
-    phone: str | None = None
-    mobile: str | None = None
-    email: str | None = None
-    owner: str | None = None
-    opt_in_source: str | None = None
-    opt_in_date: str | None = None
-    props: dict[str, str] = field(default_factory=dict)
-    wa_id: str | None = None
-    e164: str | None = None
-
-    @property
-    def opted_in(self) -> bool:
-        return bool(self.opt_in_date)
-
-    def whatsapp_number(self, region: str | None = None) -> str | None:
-        """The number to write to on WhatsApp: its own WhatsApp number, else mobile, else phone (E.164)."""
-        if self.e164:
-            return self.e164
-        for raw in (self.mobile, self.phone):
-            info = number_info(raw, region)
-            if info:
-                return info.e164
-        return None
-
-
-@dataclass(frozen=True)
-class Record:
-    id: int
-    type: str
-    name: str
-    owner: str | None = None
-    props: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the records list, any kind: what the list draws."""
-    id: int
-    title: str
-    detail: str
 
 
 # ---- object types ---------------------------------------------------------------------------------------------

@@ -1,0 +1,139 @@
+"""The records screen (issue 9): contacts, companies, deals, tickets and custom objects, searched as you type by
+name, number, email or any property, in a virtual list (100,000 contacts scroll and search at once); `enter` opens
+a record's page, `w` starts a WhatsApp conversation from the highlighted record."""
+
+from __future__ import annotations
+
+import time
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from app.screens.record_flows import start_whatsapp
+from core.inbox import Inbox
+from core.records.service import Records
+from core.views import SearchError
+from widgets.literal import literal
+from widgets.record_list import PAGE, RecordList
+
+BUILTIN_LABELS = {"contact": "Contacts", "company": "Companies", "deal": "Deals", "ticket": "Tickets"}
+
+
+class RecordsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("slash", "search", "Search", tooltip="Search by name, number, email or any property"),
+        Binding("right_square_bracket", "kind(1)", "Next kind", tooltip="Contacts → companies → deals → tickets → …"),
+        Binding("left_square_bracket", "kind(-1)", "Previous kind", tooltip="The kind of record before"),
+        Binding("w", "whatsapp", "WhatsApp", tooltip="Start a WhatsApp conversation with the record's contact"),
+        Binding("escape", "back", "Back", tooltip="Back to the list, then to the inbox"),
+    ]
+
+    def __init__(self, inbox: Inbox, *, kind: str = "contact") -> None:
+        super().__init__()
+        self.inbox = inbox
+        self.records = Records(inbox.store)
+        self.kinds: list[tuple[str, str]] = list(BUILTIN_LABELS.items())
+        self.kind = kind
+        self.search = ""
+        self.last_load_ms = 0.0  # the first page's read time, shown in the title (and read by the bench)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(""), id="records-kinds")
+        yield Input(placeholder="search by name, number, email or any property", id="records-search")
+        yield Static(Content(""), id="records-title")
+        yield RecordList(id="records-list")
+        yield Footer(compact=True)
+
+    async def on_mount(self) -> None:
+        self.kinds += [(t.name, t.label) for t in await self.records.types() if t.name not in BUILTIN_LABELS]
+        self.query_one(RecordList).focus()
+        await self.load()
+
+    def _draw_kinds(self) -> None:
+        self.query_one("#records-kinds", Static).update(Content(" ").join(
+            literal(f" {label} ", keep_newlines=False).stylize("reverse bold" if name == self.kind else "dim")
+            for name, label in self.kinds))
+
+    async def load(self) -> None:
+        """Count and first page of the current kind and search; the list reads the rest as it scrolls."""
+        self._draw_kinds()
+        kind, search = self.kind, self.search or None
+        started = time.perf_counter()
+        try:
+            total = await self.records.count(kind, search)
+            first = await self.records.rows(kind, search, 0, PAGE)
+        except SearchError as error:
+            self.notify(str(error), title="Search", severity="warning", markup=False)
+            return
+        self.last_load_ms = (time.perf_counter() - started) * 1000
+        if (kind, search) != (self.kind, self.search or None):
+            return  # the agent typed on meanwhile: a newer load draws
+        self.query_one(RecordList).show(total, first, lambda offset, limit: self.records.rows(kind, search, offset,
+                                                                                            limit))
+        label = dict(self.kinds).get(kind, kind)
+        found = f"{total:,} {label.lower()}" + (f" matching {self.search!r}" if self.search else "")
+        self.query_one("#records-title", Static).update(Content.assemble(
+            literal(found, keep_newlines=False).stylize("bold"), ("   enter opens · w writes on WhatsApp · [ ] kind · / search", "dim")))
+
+    @on(Input.Changed, "#records-search")
+    def _typed(self, event: Input.Changed) -> None:
+        self.search = event.value.strip()
+        self.reload()
+
+    @on(Input.Submitted, "#records-search")
+    def _submitted(self) -> None:
+        self.query_one(RecordList).focus()
+
+    @work(group="records-load", exclusive=True)
+    async def reload(self) -> None:
+        await self.load()
+
+    @on(RecordList.Opened)
+    def _opened(self, event: RecordList.Opened) -> None:
+        from app.screens.record_page import RecordPage
+
+        self.app.push_screen(RecordPage(self.inbox, self.kind, event.row.id))
+
+    @on(RecordList.LoadFailed)
+    def _failed(self, event: RecordList.LoadFailed) -> None:
+        self.notify(str(event.error), title="Records", severity="error", markup=False)
+
+    def action_search(self) -> None:
+        self.query_one("#records-search", Input).focus()
+
+    def action_kind(self, step: int) -> None:
+        names = [name for name, _ in self.kinds]
+        self.kind = names[(names.index(self.kind) + step) % len(names)]
+        self.reload()
+
+    def action_back(self) -> None:
+        search = self.query_one("#records-search", Input)
+        if search.has_focus:
+            self.query_one(RecordList).focus()
+        else:
+            self.dismiss()
+
+    def action_whatsapp(self) -> None:
+        row = self.query_one(RecordList).current
+        if row is not None:
+            self.write_from(self.kind, row.id)
+
+    @work(group="start-whatsapp", exclusive=True)
+    async def write_from(self, kind: str, record_id: int) -> None:
+        await write_from_record(self, self.records, self.inbox, kind, record_id)
+
+
+async def write_from_record(screen: Screen, records: Records, inbox: Inbox, kind: str, record_id: int) -> None:
+    """F9 from a contact (itself) or any other record (one of its contacts); the thread is linked to the record."""
+    if kind == "contact":
+        page = await records.contact_page(record_id)
+        if page is not None:
+            await start_whatsapp(screen.app, records, inbox, [page.contact], None)
+        return
+    record_page = await records.record_page(record_id)
+    if record_page is not None:
+        await start_whatsapp(screen.app, records, inbox, record_page.contacts, record_id)
