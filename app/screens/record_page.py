@@ -133,19 +133,14 @@ class RecordPage(Screen[None]):
         else:
             self.app.push_screen(RecordPage(self.inbox, kind, target))
 
-    @work(group="record-open", exclusive=True)
-    async def open_thread(self, thread_id: int) -> None:
-        await go_to_thread(self.app, thread_id)
+    def open_thread(self, thread_id: int) -> None:
+        self.app.run_worker(go_to_thread(self.app, thread_id), group="record-open", exit_on_error=False)
 
     def action_back(self) -> None:
         self.dismiss()
 
     def action_whatsapp(self) -> None:
-        self.write()
-
-    @work(group="start-whatsapp", exclusive=True)
-    async def write(self) -> None:
-        await write_from_record(self, self.records, self.inbox, self.kind, self.record_id)
+        write_from_record(self.app, self.records, self.inbox, self.kind, self.record_id)
 
     def action_edit(self) -> None:
         self.edit()

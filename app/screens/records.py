@@ -4,10 +4,11 @@ a record's page, `w` starts a WhatsApp conversation from the highlighted record.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
@@ -20,6 +21,7 @@ from core.views import SearchError
 from widgets.literal import literal
 from widgets.record_list import PAGE, RecordList
 
+log = logging.getLogger("wabox.inbox")
 BUILTIN_LABELS = {"contact": "Contacts", "company": "Companies", "deal": "Deals", "ticket": "Tickets"}
 
 
@@ -120,20 +122,24 @@ class RecordsScreen(Screen[None]):
     def action_whatsapp(self) -> None:
         row = self.query_one(RecordList).current
         if row is not None:
-            self.write_from(self.kind, row.id)
-
-    @work(group="start-whatsapp", exclusive=True)
-    async def write_from(self, kind: str, record_id: int) -> None:
-        await write_from_record(self, self.records, self.inbox, kind, record_id)
+            write_from_record(self.app, self.records, self.inbox, self.kind, row.id)
 
 
-async def write_from_record(screen: Screen, records: Records, inbox: Inbox, kind: str, record_id: int) -> None:
-    """F9 from a contact (itself) or any other record (one of its contacts); the thread is linked to the record."""
-    if kind == "contact":
-        page = await records.contact_page(record_id)
-        if page is not None:
-            await start_whatsapp(screen.app, records, inbox, [page.contact], None)
-        return
-    record_page = await records.record_page(record_id)
-    if record_page is not None:
-        await start_whatsapp(screen.app, records, inbox, record_page.contacts, record_id)
+def write_from_record(app: App, records: Records, inbox: Inbox, kind: str, record_id: int) -> None:
+    """F9 from a contact (itself) or any other record (one of its contacts); the thread is linked to the record.
+
+    The app runs it, not the records screen: it ends in the inbox, after this screen is gone."""
+    async def flow() -> None:
+        try:
+            if kind == "contact":
+                page = await records.contact_page(record_id)
+                contacts, linked = ([page.contact] if page else []), None
+            else:
+                record_page = await records.record_page(record_id)
+                contacts, linked = (record_page.contacts if record_page else []), record_id
+            await start_whatsapp(app, records, inbox, contacts, linked)
+        except Exception as error:  # the inbox's one error policy: shown and logged, the session goes on
+            log.exception("starting a WhatsApp conversation failed")
+            app.notify(str(error), title="WhatsApp", severity="error", markup=False)
+
+    app.run_worker(flow(), group="start-whatsapp", exclusive=True, exit_on_error=False)
