@@ -105,7 +105,7 @@ class RecordsScreen(Screen[None]):
         self.notify(str(event.error), title="Records", severity="error", markup=False)
 
     def action_search(self) -> None:
-        self.query_one("#records-search", Input).focus()
+        self.set_focus(self.query_one("#records-search", Input))  # now: the letters typed next are the search
 
     def action_kind(self, step: int) -> None:
         names = [name for name, _ in self.kinds]
