@@ -431,6 +431,8 @@ class InboxScreen(Screen[None]):
         bound = self.composer.thread_id
         if bound is not None and bound in changes.thread_ids:
             self.refresh_thread(bound)
+        elif bound is not None and {"record", "contact"} & changes.kinds:  # a link or a record changed elsewhere
+            self.load_thread_records(bound)
         for thread_id in changes.new_inbound:
             await self._notify_inbound(thread_id)
         await self._load_counts()

@@ -210,3 +210,22 @@ async def test_the_context_panel_shows_the_contacts_records_and_links_the_thread
         assert db_rows(records_db, "SELECT from_id FROM association WHERE kind = 'thread' AND record_id = ?",
                        (ticket,)) == [(2,)]
         assert "Lost luggage" in screen_text(pilot)
+
+
+async def test_a_link_made_elsewhere_shows_in_the_open_threads_context_panel(records_db: Path):
+    app = make_app(records_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_row(pilot, 1)  # Bob's thread
+        assert "Lost luggage" not in screen_text(pilot)
+        other = await Store.open(records_db)  # another agent's inbox, or `wabox` on the command line
+        try:
+            from core.records.service import Records
+            await Records(other).associate("thread", 2, record_id(records_db, "Lost luggage"))
+        finally:
+            await other.close()
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "Lost luggage" in screen_text(pilot):
+                break
+        assert "Lost luggage" in screen_text(pilot)
