@@ -116,7 +116,7 @@ class InboxScreen(Screen[None]):
         Binding("question_mark,f1", "help", "Help", tooltip="Every key, by pane (f1 while typing)", id="inbox.help"),
         Binding("v", "new_view", "New view", tooltip="Create a custom view from filters", id="inbox.new_view"),
         Binding("comma", "settings", "Settings", tooltip="Notification settings", id="inbox.settings"),
-        Binding("ctrl+r", "records", "Records", tooltip="Contacts, companies, deals, tickets and custom objects",
+        Binding("C", "records", "Records", tooltip="Contacts, companies, deals, tickets and custom objects",
                 id="inbox.records"),
         Binding("L", "link_record", "Link", tooltip="Link the open thread to a deal or ticket", id="inbox.link"),
         # Priority: escape moves the focus as it is pressed, so keys typed right after it go where it leads.
@@ -556,15 +556,16 @@ class InboxScreen(Screen[None]):
         if thread_id is None:
             return
         to = target.thread_id if target and not target.note else thread_id
+        now = self.inbox.now()
         try:  # not a worker (the keys typed next must wait for the picker): the one error policy by hand
             thread = await self.inbox.thread(to)
             quota, rules, templates = await self.inbox.quota(), await self.inbox.rules(to), await self.inbox.templates()
+            consent = await Records(self.inbox.store).consent_problem(to, now)
         except Exception as error:
             self._failed("template", error)
             return
         if thread is None:
             return
-        now = self.inbox.now()
         left = (policy.format_session_left(int(rules.session_expires_at - now))
                 if rules.session_expires_at and rules.session_expires_at > now and not rules.text_refused
                 else "closed")
@@ -576,7 +577,14 @@ class InboxScreen(Screen[None]):
             if choice is not None:
                 self.send_template(to, thread_id, choice)
 
-        await self.app.push_screen(TemplatePicker(templates, facts), callback=chosen)
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.push_screen(TemplatePicker(templates, facts), callback=chosen)
+
+        if consent:  # F30: no opt-in on record and no open session: the agent confirms before picking
+            await self.app.push_screen(ConfirmScreen(f"{consent}. Send a template?"), callback=confirmed)
+        else:
+            await self.app.push_screen(TemplatePicker(templates, facts), callback=chosen)
 
     @job(group="outbox")
     async def send_template(self, to: int, thread_id: int, choice: TemplateChoice) -> None:

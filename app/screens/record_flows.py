@@ -20,7 +20,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from app.screens.confirm import ConfirmScreen
 from core.inbox import Inbox
 from core.records.model import ContactRecord, Record
 from core.records.properties import PropertyError
@@ -142,9 +141,7 @@ async def start_whatsapp(app: App, records: Records, inbox: Inbox, contacts: lis
     if started.session_open:
         await screen.action_reply()
         return
-    if started.consent and not await app.push_screen_wait(ConfirmScreen(f"{started.consent}. Send a template?")):
-        return
-    await screen.action_template()
+    await screen.action_template()  # which asks first when the contact has no opt-in
 
 
 async def show_thread_records(screen, records: Records, thread_id: int) -> None:

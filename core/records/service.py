@@ -42,7 +42,6 @@ class Started:
     thread_id: int
     existed: bool
     session_open: bool
-    consent: str | None                  # why a template needs confirming (no opt-in), or None
 
 
 class Records:
@@ -164,8 +163,7 @@ class Records:
                 thread_id, last_inbound = row["id"], row["last_inbound_at"]
             if record_id is not None:
                 records.associate(db, "thread", thread_id, record_id, int(now))
-            return Started(thread_id, existed, policy.freeform_open(last_inbound, int(now)),
-                           missing_opt_in(db, thread_id, now))
+            return Started(thread_id, existed, policy.freeform_open(last_inbound, int(now)))
         return await self.store.write(write)
 
     async def consent_problem(self, thread_id: int, now: float) -> str | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.screens.confirm import ConfirmScreen
+from app.screens.inbox import InboxScreen
 from app.screens.record_flows import ChoicePrompt
 from app.screens.record_page import EditPrompt, RecordPage
 from app.screens.records import RecordsScreen
@@ -17,11 +18,13 @@ from app.screens.template_picker import TemplatePicker
 from core.store import Store
 from contextlib import suppress
 
+from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.worker import WorkerCancelled
 
 from tests.app.helpers import CH1, MODAL_GROUPS, SIZE, db_rows, make_app, open_row, screen_text, seed
 from tests.core.records_helpers import import_csv
+from widgets.composer import ReplyArea
 from widgets.record_list import RecordList
 
 CONTACTS = "id,company,opt_in_source,opt_in_date\n1,Bursztyn Rejsy,web form,2025-03-01\n2,Bursztyn Rejsy,,\n"
@@ -74,7 +77,7 @@ def record_id(db: Path, name: str) -> int:
 
 async def open_records(pilot) -> RecordsScreen:
     await settle(pilot)
-    await pilot.press("ctrl+r")
+    await pilot.press("C")
     await settle(pilot)
     assert isinstance(pilot.app.screen, RecordsScreen)
     return pilot.app.screen
@@ -229,3 +232,12 @@ async def test_a_link_made_elsewhere_shows_in_the_open_threads_context_panel(rec
             if "Lost luggage" in screen_text(pilot):
                 break
         assert "Lost luggage" in screen_text(pilot)
+
+
+def test_the_records_key_is_C_and_leaves_ctrl_r_and_every_composer_key_to_the_composer():
+    """A screen key that is also a composer key never reaches the screen while the agent types (ctrl+r is the
+    composer's saved replies, issue 10)."""
+    screen_keys = {b.key: b.action for b in Binding.make_bindings(InboxScreen.BINDINGS)}
+    composer_keys = {b.key for b in Binding.make_bindings(ReplyArea.BINDINGS)} | {"ctrl+r"}
+    assert {key for key, action in screen_keys.items() if action == "records"} == {"C"}
+    assert not set(screen_keys) & composer_keys

@@ -139,7 +139,7 @@ def test_records_screen(snap_compare, tmp_path: Path, monkeypatch: pytest.Monkey
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)
-        await pilot.press("ctrl+r")
+        await pilot.press("C")
         await pilot.pause(0.2)
         await pilot.press("right_square_bracket")
         await pilot.pause(0.2)

@@ -43,7 +43,7 @@ def test_a_conversation_started_from_an_imported_company_threads_the_reply_under
             assert done.returncode == 0, done.stderr
         [tomasz] = json.loads(wabox(db, "contacts", "list", "--json", "--search", "Tomasz Bursztyn").stdout)
 
-        screen.send("C-r")                                   # the records screen
+        screen.send("C")                                   # the records screen
         screen.wait_for("contacts")
         screen.send("]")                                     # companies
         screen.wait_for("companies")
