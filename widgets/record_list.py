@@ -66,6 +66,12 @@ class RecordList(ScrollView, can_focus=True):
         self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
 
+    def set_total(self, total: int) -> None:
+        """The count, once known (show() may draw the first page before it)."""
+        self.total = total
+        self.virtual_size = Size(self.size.width, total)
+        self.refresh()
+
     def row_at(self, index: int) -> Row | None:
         page = self._pages.get(index // PAGE)
         offset = index % PAGE

@@ -61,12 +61,13 @@ class RecordsScreen(Screen[None]):
             for name, label in self.kinds))
 
     async def load(self) -> None:
-        """Count and first page of the current kind and search; the list reads the rest as it scrolls."""
+        """The first page of the current kind and search, then its count: the page shows without waiting for every
+        match to be counted (a one-letter search matches all 100,000 contacts); the list reads the rest as it
+        scrolls."""
         self._draw_kinds()
         kind, search = self.kind, self.search or None
         started = time.perf_counter()
         try:
-            total = await self.records.count(kind, search)
             first = await self.records.rows(kind, search, 0, PAGE)
         except SearchError as error:
             self.notify(str(error), title="Search", severity="warning", markup=False)
@@ -74,10 +75,18 @@ class RecordsScreen(Screen[None]):
         self.last_load_ms = (time.perf_counter() - started) * 1000
         if (kind, search) != (self.kind, self.search or None):
             return  # the agent typed on meanwhile: a newer load draws
-        self.query_one(RecordList).show(total, first, lambda offset, limit: self.records.rows(kind, search, offset,
-                                                                                            limit))
-        label = dict(self.kinds).get(kind, kind)
-        found = f"{total:,} {label.lower()}" + (f" matching {self.search!r}" if self.search else "")
+        listed = self.query_one(RecordList)
+        listed.show(len(first), first, lambda offset, limit: self.records.rows(kind, search, offset, limit))
+        self._title(f"{len(first):,}+" if len(first) == PAGE else f"{len(first):,}")
+        if len(first) == PAGE:
+            total = await self.records.count(kind, search)
+            if (kind, search) == (self.kind, self.search or None):
+                listed.set_total(total)
+                self._title(f"{total:,}")
+
+    def _title(self, count: str) -> None:
+        label = dict(self.kinds).get(self.kind, self.kind)
+        found = f"{count} {label.lower()}" + (f" matching {self.search!r}" if self.search else "")
         self.query_one("#records-title", Static).update(Content.assemble(
             literal(found, keep_newlines=False).stylize("bold"), ("   enter opens · w writes on WhatsApp · [ ] kind · / search", "dim")))
 

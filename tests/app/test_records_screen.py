@@ -241,3 +241,37 @@ def test_the_records_key_is_C_and_leaves_ctrl_r_and_every_composer_key_to_the_co
     composer_keys = {b.key for b in Binding.make_bindings(ReplyArea.BINDINGS)} | {"ctrl+r"}
     assert {key for key, action in screen_keys.items() if action == "records"} == {"C"}
     assert not set(screen_keys) & composer_keys
+
+
+async def test_the_first_page_shows_before_the_matches_are_counted(records_db: Path):
+    """A one-letter search over many contacts: the page is drawn at once, the count follows when it is ready."""
+    store = await Store.open(records_db)
+    try:
+        people = "".join(f"Pat Client {i:03d},pat{i}@example.com\n" for i in range(250))
+        assert (await import_csv(store, "contacts", "name,email\n" + people)).problems == []
+    finally:
+        await store.close()
+    app = make_app(records_db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_records(pilot)
+        counted = asyncio.Event()
+        real_count = screen.records.count
+
+        async def count_when_let(kind: str, search: str | None = None) -> int:
+            await counted.wait()  # counting every match takes its time: the first page must not wait for it
+            return await real_count(kind, search)
+
+        screen.records.count = count_when_let
+        listed = screen.query_one(RecordList)
+        await pilot.press("slash", "p")
+        for _ in range(200):
+            if listed.total >= 100:
+                break
+            await pilot.pause()
+        titles = [listed.row_at(i).title for i in range(listed.total)]
+        assert listed.total == 100 and "100+ contacts matching 'p'" in screen_text(pilot)
+        assert "Pat Client 000" in titles and titles == sorted(titles)
+        counted.set()
+        await settle(pilot)
+        matching = await real_count("contact", "p")
+        assert matching >= 250 and listed.total == matching and f"{matching} contacts matching 'p'" in screen_text(pilot)

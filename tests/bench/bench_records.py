@@ -51,14 +51,16 @@ async def screen_reads(db: Path) -> None:
         for label, query in [("first page (no search)", None), ("search by name", "Person 54321"),
                              ("search by number", "601054321"), ("search by email", "p77777@example"),
                              ("search by owner (14,286 matches)", "agent3"), ("search, one letter prefix", "p")]:
-            times = []
+            pages, counts = [], []
             for _ in range(5):
                 started = time.perf_counter()
-                total = await records.count("contact", query)
-                await records.rows("contact", query, 0, PAGE)
-                times.append((time.perf_counter() - started) * 1000)
-            print(f"records screen, {label:<34} {total:>7,} contacts: worst of 5 {max(times):6.1f} ms,"
-                  f" best {min(times):5.1f} ms")
+                await records.rows("contact", query, 0, PAGE)  # what the screen draws first
+                pages.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                total = await records.count("contact", query)  # the title's count, read after the page shows
+                counts.append((time.perf_counter() - started) * 1000)
+            print(f"records screen, {label:<34} {total:>7,} contacts: first page worst of 5 {max(pages):6.1f} ms,"
+                  f" best {min(pages):5.1f} ms; the count after it worst {max(counts):6.1f} ms")
         started = time.perf_counter()
         await records.rows("contact", None, CONTACTS - PAGE, PAGE)
         print(f"records screen, last page (scrolled to the end):          {(time.perf_counter() - started) * 1000:6.1f} ms")
@@ -76,14 +78,17 @@ async def pilot_first_screen(db: Path) -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause(0.5)
         started = time.perf_counter()
-        await pilot.press("C")
+        pressed = asyncio.create_task(pilot.press("C"))
         while not (isinstance(app.screen, RecordsScreen) and app.screen.query_one(RecordList).total):
             await asyncio.sleep(0.001)
+        filled = (time.perf_counter() - started) * 1000
+        await pressed  # Pilot waits until the app is idle: the new screen styled, laid out and painted
         shown = (time.perf_counter() - started) * 1000
         await pilot.press("slash", *"Person 54321")
         while app.screen.query_one(RecordList).total != 1:
             await asyncio.sleep(0.001)
-        print(f"records screen in the app: C to the first page {shown:.0f} ms; last keystroke's search read"
+        print(f"records screen in the app: C to the first page in the list {filled:.0f} ms, to the screen idle"
+              f" {shown:.0f} ms; last keystroke's search read"
               f" {app.screen.last_load_ms:.0f} ms")
 
 
