@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from core import phones
 from core.records.model import ContactRecord, Record, Row
@@ -69,9 +69,24 @@ def _contact_from(row: sqlite3.Row) -> ContactRecord:
                          row["e164"])
 
 
+@dataclass
+class Deferred:
+    """The index rows of new contacts, written in one executemany each when an import flushes its batch."""
+    numbers: list[tuple[int, str, str]] = field(default_factory=list)
+    texts: list[tuple[int, str]] = field(default_factory=list)
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        db.executemany("INSERT INTO contact_number(contact_id, e164, source) VALUES (?, ?, ?)"
+                       " ON CONFLICT (e164, contact_id) DO NOTHING", self.numbers)
+        db.executemany("INSERT INTO contact_props_fts(rowid, text) VALUES (?, ?)", self.texts)
+        self.numbers.clear()
+        self.texts.clear()
+
+
 def save_contact(db: sqlite3.Connection, contact_id: int | None, fields: dict[str, str], props: dict[str, str],
-                 now: int, *, region: str | None = None, log: bool = True) -> int:
-    """Create (`contact_id` None) or update a contact from normalised values ("" clears a field)."""
+                 now: int, *, region: str | None = None, log: bool = True, deferred: Deferred | None = None) -> int:
+    """Create (`contact_id` None) or update a contact from normalised values ("" clears a field). With `deferred`,
+    a new contact's index rows wait there for the caller's flush."""
     values = {k: (v or None) for k, v in fields.items() if k in CONTACT_COLUMNS}
     if contact_id is None:
         values["name"] = values.get("name") or values.get("email") or values.get("phone") or values.get("mobile")
@@ -91,13 +106,21 @@ def save_contact(db: sqlite3.Connection, contact_id: int | None, fields: dict[st
         if "name" in values and not values["name"]:
             raise PropertyError("name: a contact needs a name")
         kept_props = {k: v for k, v in {**known.props, **props}.items() if v}
+        if kept_props == known.props and all(getattr(known, k) == v for k, v in values.items()):
+            return contact_id  # nothing changes (an import of the same file again): nothing to write
         db.execute(f"UPDATE contact SET {''.join(f'{k} = ?, ' for k in values)}props = ? WHERE id = ?",
                    [*values.values(), json.dumps(kept_props, ensure_ascii=False), contact_id])
         saved = replace(known, **values, props=kept_props)
         fresh = False
-    if fresh or "phone" in fields or "mobile" in fields:
-        index_numbers(db, saved, region=region, fresh=fresh)
-    index_contact(db, saved, region=region, fresh=fresh)
+    if fresh and deferred is not None:
+        deferred.numbers += number_rows(saved, region)
+        text = contact_search_text(saved, region)
+        if text:
+            deferred.texts.append((contact_id, text))
+    else:
+        if fresh or "phone" in fields or "mobile" in fields:
+            index_numbers(db, saved, region=region, fresh=fresh)
+        index_contact(db, saved, region=region, fresh=fresh)
     if log:  # an import logs once per batch instead
         log_changes(db, [("contact", None)], at=now)
     return contact_id
@@ -108,9 +131,12 @@ def index_numbers(db: sqlite3.Connection, c: ContactRecord, *, region: str | Non
     if not fresh:
         db.execute("DELETE FROM contact_number WHERE contact_id = ? AND source IN ('phone', 'mobile')", (c.id,))
     db.executemany("INSERT INTO contact_number(contact_id, e164, source) VALUES (?, ?, ?)"
-                   " ON CONFLICT (e164, contact_id) DO NOTHING",
-                   [(c.id, key, source) for source, raw in (("phone", c.phone), ("mobile", c.mobile))
-                    for key in sorted(match_keys(raw, region))])
+                   " ON CONFLICT (e164, contact_id) DO NOTHING", number_rows(c, region))
+
+
+def number_rows(c: ContactRecord, region: str | None) -> list[tuple[int, str, str]]:
+    return [(c.id, key, source) for source, raw in (("phone", c.phone), ("mobile", c.mobile))
+            for key in sorted(match_keys(raw, region))]
 
 
 def contact_search_text(c: ContactRecord, region: str | None = None) -> str:
