@@ -181,8 +181,9 @@ def _region_patterns(region: str) -> tuple["re.Pattern[str] | None", _Pattern, t
     def compiled(desc) -> _Pattern:
         return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern or "(?!)")
 
-    types = [getattr(meta, name) for name in ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number",
-                                             "pager", "uan", "voicemail", "fixed_line", "mobile")]
+    # Valid = the general pattern and any type's (the order is free: mobile and fixed line, most numbers, first).
+    types = [getattr(meta, name) for name in ("mobile", "fixed_line", "premium_rate", "toll_free", "shared_cost",
+                                             "voip", "personal_number", "pager", "uan", "voicemail")]
     prefix = re.compile(meta.national_prefix_for_parsing) if meta.national_prefix_for_parsing else None
     return prefix, compiled(meta.general_desc), tuple(compiled(t) for t in types if t is not None)
 
