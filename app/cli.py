@@ -101,7 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("send", "queue a message through the same policy as the inbox")
     p.add_argument("--from", dest="from_", required=True, metavar="PHONE_NUMBER_ID",
                    help="the connected number to send from (see `wabox channels`)")
-    p.add_argument("--to", required=True, metavar="NUMBER", help="the customer's number, with its country code")
+    to = p.add_mutually_exclusive_group(required=True)
+    to.add_argument("--to", metavar="NUMBER", help="the customer's number, with its country code")
+    to.add_argument("--to-contact", type=int, metavar="ID",
+                    help="a contact (see `wabox contacts list`): its WhatsApp number, else mobile, else phone")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--text", help="a free-form text (only inside the 24-hour session)")
     what.add_argument("--template", metavar="NAME", help="an approved template's name (see `wabox templates`)")
@@ -109,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", metavar="CODE", help="template language, e.g. pl_PL")
     p.add_argument("--param", action="append", default=[], metavar="V", help="template body parameter, in order")
     p.add_argument("--caption", help="caption for --file")
+    p.add_argument("--force", action="store_true",
+                   help="send a business-initiated template to a contact without a WhatsApp opt-in (F30)")
     p.add_argument("--wait", action="store_true",
                    help="wait until `wabox serve` has sent it or it failed; exit 1 on failure")
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
@@ -142,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("templates", "message templates (synced by wabox serve)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.add_argument("--sync", action="store_true", help="sync from the Graph API now")
+
+    from app.commands.records_args import add_record_commands  # argparse only: cheap to import
+
+    add_record_commands(command, shared)
     return parser
 
 
@@ -157,7 +166,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
-        module = importlib.import_module(f"app.commands.{args.command.replace('-', '_')}")
+        module = importlib.import_module(f"app.commands.{getattr(args, 'module', None) or args.command.replace('-', '_')}")
         code = int(module.run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
         return code

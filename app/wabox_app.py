@@ -15,7 +15,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from app.screens.commands import ThreadCommands
+from app.screens.commands import RecordCommands, ThreadCommands
 from app.screens.inbox import InboxScreen
 from app.thread_state import ThreadDrafts
 from core import presence
@@ -32,7 +32,7 @@ class WaboxApp(App[None]):
     CSS_PATH = CSS_FILE
     TITLE = "wabox"
     ENABLE_COMMAND_PALETTE = True
-    COMMANDS = App.COMMANDS | {ThreadCommands}  # key bindings come from get_system_commands below
+    COMMANDS = App.COMMANDS | {ThreadCommands, RecordCommands}  # key bindings come from get_system_commands below
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", tooltip="Leave wabox", id="app.quit", priority=True),
                 Binding("q", "quit", "Quit", show=False)]
 

@@ -8,6 +8,7 @@ have left it (a message with its wamid), then its statuses arrive as webhooks to
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import random
@@ -277,6 +278,9 @@ def _finish(db: sqlite3.Connection, b: _Builder, *, now: int, agent: str, media_
     # Older conversations that were dealt with are closed (their sessions are long over).
     db.execute("UPDATE thread SET status = 'closed', closed_at = ?, unread = 0 WHERE id IN"
                " (SELECT id FROM thread WHERE last_inbound_at < ? ORDER BY id LIMIT 6)", (now, now - 48 * HOUR))
+    # F30: most customers opted in on the web shop; every sixth did not, so the template consent question shows.
+    opted = (dt.datetime.fromtimestamp(now, dt.timezone.utc) - dt.timedelta(days=60)).date().isoformat()
+    db.execute("UPDATE contact SET opt_in_source = 'web shop checkout', opt_in_date = ? WHERE id % 6 != 0", (opted,))
     for media_id, (data, mime) in b.media_files.items():
         path = media_dir / f"{hashlib.sha256(data).hexdigest()[:32]}.{extensions.get(mime, 'bin')}"
         path.write_bytes(data)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field, replace
 
 import sqlite3
 
 from core import phones, policy
 from core.model import SESSION_SECONDS, DeliveryStatus, status_moves_forward
+from core.records.merge import merge_contacts
 from core.store.db import log_changes
 from core.store.threads import refresh_thread_summary
 from core.webhooks import ChannelError, Event, InboundMessage, OtherChange, StatusUpdate
@@ -291,16 +293,8 @@ def _merge_thread(db: sqlite3.Connection, keep: int, gone: int) -> None:
 
 
 def _merge_contact(db: sqlite3.Connection, keep: int, gone: int) -> None:
-    """Contact `gone` is the same person as `keep`: its threads, numbers, BSUIDs and details move over."""
-    db.execute("UPDATE thread SET contact_id = ? WHERE contact_id = ?", (keep, gone))
-    for table, column in (("contact_number", "e164"), ("contact_user_id", "user_id")):
-        db.execute(f"INSERT INTO {table}(contact_id, {column}) SELECT ?, {column} FROM {table}"
-                   " WHERE contact_id = ? ON CONFLICT DO NOTHING", (keep, gone))
-    db.execute("UPDATE contact SET phone = coalesce(contact.phone, g.phone), mobile = coalesce(contact.mobile, g.mobile),"
-               " email = coalesce(contact.email, g.email), owner = coalesce(contact.owner, g.owner),"
-               " wa_id = coalesce(contact.wa_id, g.wa_id), e164 = coalesce(contact.e164, g.e164)"
-               " FROM (SELECT * FROM contact WHERE id = ?) AS g WHERE contact.id = ?", (gone, keep))
-    db.execute("DELETE FROM contact WHERE id = ?", (gone,))
+    """Contact `gone` is the same person as `keep`: everything it holds moves over (core.records.merge)."""
+    merge_contacts(db, keep, gone, agent=None, now=int(time.time()))
 
 
 # --- edits and deletions (coexistence numbers) ------------------------------------------------------------

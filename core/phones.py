@@ -15,6 +15,12 @@ import phonenumbers
 @lru_cache(maxsize=8192)  # ~0.1 ms a parse; matching a new customer parses the same number several times
 def to_e164(raw: str | None, default_region: str | None = None) -> str | None:
     """A valid E.164 string for what a person typed ("+48 601 234 567", "0048…", "601-234-567"), else None."""
+    number = parse_valid(raw, default_region)
+    return None if number is None else phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_valid(raw: str | None, default_region: str | None = None) -> phonenumbers.PhoneNumber | None:
+    """What a person typed as a valid parsed number, else None (see to_e164)."""
     if not raw:
         return None
     text = raw.strip()
@@ -24,9 +30,7 @@ def to_e164(raw: str | None, default_region: str | None = None) -> str | None:
         number = phonenumbers.parse(text, None if text.startswith("+") else default_region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number if phonenumbers.is_valid_number(number) else None
 
 
 def candidate_e164s(wa_id: str | None) -> set[str]:

@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from core import phones
 from core.model import Contact, ThreadSummary
+from core.records.model import Record
 from widgets.formatting import short_time
 from widgets.literal import literal
 
@@ -14,12 +15,29 @@ from widgets.literal import literal
 class ContactPanel(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Content(""), id=id)
+        self._contact = Content("")
+        self._records = Content("")
+        self._records_for: int | None = None  # the thread they belong to: another thread's are never shown
+
+    def show_records(self, thread_id: int, records: list[Record]) -> None:
+        """The company, deals, tickets and custom records of the thread and its contact (issue 9)."""
+        self._records_for = thread_id
+        parts = [Content(""), Content.styled("Records", "bold underline")]
+        parts += [Content.assemble((f"{r.type:<8}", "dim"), literal(r.name, limit=200, keep_newlines=False),
+                                   (f"  {r.props['stage']}" if r.props.get("stage") else
+                                    f"  {r.props['status']}" if r.props.get("status") else "", "dim"))
+                  for r in records] or [Content.styled("none (L links a deal or ticket)", "dim")]
+        self._records = Content("\n").join(parts)
+        self.update(Content("\n").join([self._contact, self._records]), layout=False)
 
     def show_contact(self, contact: Contact | None, threads: list[ThreadSummary], *, current: int | None,
                      numbers: dict[str, str], now: float) -> None:
         if contact is None:
-            self.update(Content.styled("No contact", "dim"), layout=False)
+            self._contact, self._records = Content.styled("No contact", "dim"), Content("")
+            self.update(self._contact, layout=False)
             return
+        if current != self._records_for:
+            self._records, self._records_for = Content(""), None
         parts: list[Content] = [Content.styled("Contact", "bold underline"), Content("")]
 
         def field(label: str, value: str | None) -> None:
@@ -38,4 +56,5 @@ class ContactPanel(Static):
             mark = "▸ " if t.id == current else "  "
             parts.append(Content.assemble(mark, (numbers.get(t.channel, t.channel), ""),
                                           (f" {t.status} {short_time(t.last_message_at, now)}", "dim")))
-        self.update(Content("\n").join(parts), layout=False)  # its size is set by the CSS, not by its text
+        self._contact = Content("\n").join(parts)
+        self.update(Content("\n").join([self._contact, self._records]), layout=False)  # its size is set by the CSS

@@ -12,6 +12,8 @@ from pathlib import Path
 from app.commands._common import REFUSED, CommandError, agent_name, config_from, open_store
 from core import sending
 from core.sending import ReplyRefused, SendingLimits
+from core.records.properties import PropertyError
+from core.records.service import Records
 from core.store import Store
 from core.templates import find_template
 from core.text import printable
@@ -48,7 +50,14 @@ async def _send(args: argparse.Namespace) -> int:
 async def _queue(store: Store, args: argparse.Namespace, limits: SendingLimits) -> int:
     now = time.time()
     agent = agent_name(args)
-    thread_id = await sending.thread_for_number(store, args.from_, args.to, now=now)
+    if args.to_contact is not None:
+        try:
+            started = await Records(store).start_conversation(args.to_contact, args.from_, record_id=None, now=now)
+        except PropertyError as error:
+            raise ReplyRefused(str(error)) from None
+        thread_id = started.thread_id
+    else:
+        thread_id = await sending.thread_for_number(store, args.from_, args.to, now=now)
     if args.text is not None:
         return await sending.queue_text(store, thread_id, args.text, agent=agent, now=now, config=limits)
     if args.template:
@@ -57,6 +66,9 @@ async def _queue(store: Store, args: argparse.Namespace, limits: SendingLimits) 
         if template is None:
             raise ReplyRefused(f"No template {args.template!r} in {args.lang} for this number "
                                "(see `wabox templates`, or sync with `wabox templates --sync`).")
+        consent = None if args.force else await Records(store).consent_problem(thread_id, now)
+        if consent:
+            raise ReplyRefused(f"{consent} (record it with `wabox contacts` import/edit, or send with --force).")
         return await sending.queue_template(store, thread_id, template, list(args.param), agent=agent, now=now,
                                             config=limits)
     return await sending.queue_media(store, thread_id, Path(args.file), caption=args.caption, agent=agent, now=now,

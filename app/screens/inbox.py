@@ -28,6 +28,7 @@ from textual.widgets import Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from app import handoff
+from app.screens import record_flows
 from app.screens.confirm import ConfirmScreen
 from app.screens.help import HelpScreen, sections
 from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
@@ -43,6 +44,7 @@ from core.config import DEFAULT_DOWNLOADS
 from core.presence import HEARTBEAT_SECONDS
 from core.inbox import PAGE, Changes, Inbox, OpenThread, ReplyRefused
 from core.model import ChatMessage, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
+from core.records.service import Records
 from core.text import printable
 from core.views import search_problem
 from widgets.composer import ComposeTarget, Composer, ReplyArea
@@ -55,7 +57,7 @@ from widgets.thread_pane import ThreadPane
 
 # Actions that need a thread (the highlighted row, the selection, or the open thread).
 _ON_THREADS = {"close_threads", "reopen_threads", "assign_me", "assign", "mark_unread", "snooze"}
-_ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata"}
+_ON_OPEN = {"reply", "template", "note", "attach", "toggle_metadata", "link_record"}
 _MOVE_TYPING = {"reply", "template", "note", "attach"}  # priority keys: a text field with focus keeps its letters
 _ON_MESSAGE = {"reveal", "retry", "view_media", "save_media"}
 _PANES = "#views, #list-column, #conversation"  # what can hold the focus, as the agent sees it
@@ -125,6 +127,10 @@ class InboxScreen(Screen[None]):
                 id="inbox.availability"),
         Binding("T", "team_admin", "Agents & teams", tooltip="Agents and teams: add, status, disable, members",
                 id="inbox.team_admin"),
+        # Issue 9 (app/screens/records.py, record_page.py, record_flows.py)
+        Binding("C", "records", "Records", tooltip="Contacts, companies, deals, tickets and custom objects",
+                id="inbox.records"),
+        Binding("L", "link_record", "Link", tooltip="Link the open thread to a deal or ticket", id="inbox.link"),
         # Priority: escape moves the focus as it is pressed, so keys typed right after it go where it leads.
         Binding("escape", "back", "Back", tooltip="Back to the thread list", priority=True),
         *_AFTER_ESCAPE,
@@ -366,6 +372,7 @@ class InboxScreen(Screen[None]):
                                                keep_selection=refresh, activity=opened.activity)
         self.query_one(ContactPanel).show_contact(opened.contact, opened.contact_threads, current=thread.id,
                                                   numbers=self.numbers, now=now)
+        self.load_thread_records(thread.id)
         threads = {t.id: t for t in [thread, *opened.contact_threads]}
         targets = [ComposeTarget(t.thread_id, to=_customer(threads.get(t.thread_id, thread)), via=t.via,
                                  expires_at=t.rules.session_expires_at, refused=t.rules.text_refused,
@@ -460,6 +467,8 @@ class InboxScreen(Screen[None]):
         await self._load_list(keep_cursor=True)  # what the agent is looking at first, the counts after
         if bound is not None and bound in changes.thread_ids:
             self.refresh_thread(bound)
+        elif bound is not None and {"record", "contact"} & changes.kinds:  # a link or a record changed elsewhere
+            self.load_thread_records(bound)
         await self.desk.notify(changes)  # only what concerns this agent, by kind
         await self._load_counts()
 
@@ -575,15 +584,16 @@ class InboxScreen(Screen[None]):
         if thread_id is None:
             return
         to = target.thread_id if target and not target.note else thread_id
+        now = self.inbox.now()
         try:  # not a worker (the keys typed next must wait for the picker): the one error policy by hand
             thread = await self.inbox.thread(to)
             quota, rules, templates = await self.inbox.quota(), await self.inbox.rules(to), await self.inbox.templates()
+            consent = await Records(self.inbox.store).consent_problem(to, now)
         except Exception as error:
             self._failed("template", error)
             return
         if thread is None:
             return
-        now = self.inbox.now()
         left = (policy.format_session_left(int(rules.session_expires_at - now))
                 if rules.session_expires_at and rules.session_expires_at > now and not rules.text_refused
                 else "closed")
@@ -595,7 +605,14 @@ class InboxScreen(Screen[None]):
             if choice is not None:
                 self.send_template(to, thread_id, choice)
 
-        await self.app.push_screen(TemplatePicker(templates, facts), callback=chosen)
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.push_screen(TemplatePicker(templates, facts), callback=chosen)
+
+        if consent:  # F30: no opt-in on record and no open session: the agent confirms before picking
+            await self.app.push_screen(ConfirmScreen(f"{consent}. Send a template?"), callback=confirmed)
+        else:
+            await self.app.push_screen(TemplatePicker(templates, facts), callback=chosen)
 
     @job(group="outbox")
     async def send_template(self, to: int, thread_id: int, choice: TemplateChoice) -> None:
@@ -730,6 +747,23 @@ class InboxScreen(Screen[None]):
     def action_toggle_metadata(self) -> None:
         pane = self.query_one(ThreadPane)
         pane.show_metadata = not pane.show_metadata
+
+    # ---- records beside the thread (issue 9: app/screens/record_flows.py) --------------------------------------
+    def action_records(self) -> None:
+        from app.screens.records import RecordsScreen
+
+        self.app.push_screen(RecordsScreen(self.inbox))
+
+    @job(group="thread-records", exclusive=True)
+    async def load_thread_records(self, thread_id: int) -> None:
+        await record_flows.show_thread_records(self, Records(self.inbox.store), thread_id)
+
+    @job(group="link-record", exclusive=True)
+    async def action_link_record(self) -> None:
+        if self.open_thread is not None:
+            thread_id = self.open_thread.id
+            if await record_flows.link_thread(self.app, Records(self.inbox.store), thread_id):
+                self.load_thread_records(thread_id)
 
     def action_toggle_contact(self) -> None:
         self.toggle_class("-contact-toggled")

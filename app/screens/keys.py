@@ -24,7 +24,7 @@ HELP_PANES: dict[str, tuple[str, ...]] = {
     "list": ("search", "close_threads", "reopen_threads", "assign_me", "assign", "mark_unread", "snooze",
              "next_unanswered", "toggle_order", "toggle_views", "new_view"),
     "thread": ("reply", "template", "note", "attach", "toggle_metadata", "reveal", "retry", "view_media",
-               "save_media", "toggle_contact", "back"),
+               "save_media", "toggle_contact", "link_record", "back"),
 }
 
 def focused_pane(focused: Widget | None) -> str:

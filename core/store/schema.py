@@ -747,6 +747,70 @@ CREATE TRIGGER thread_digits_au AFTER UPDATE OF wa_id ON thread FOR EACH ROW
 """
 
 
+# Issue 9: records beside the threads (F17-F19, F30). Companies, deals, tickets and custom objects are rows of one
+# `record` table (its `type` names a built-in or an admin's object_type; typed properties as a JSON object checked
+# by core.records.properties); contacts keep their table and gain custom properties and a WhatsApp opt-in. A
+# contact's phone and mobile are matched through contact_number (source says where each number came from), so an
+# inbound message finds them with the same one-index lookup as before. `association` links a contact, a thread
+# or another record to a record; a merge of two contacts is recorded with everything the merged one held.
+_RECORDS = """
+ALTER TABLE contact ADD COLUMN props TEXT NOT NULL DEFAULT '{}';  -- custom properties, JSON object of strings
+ALTER TABLE contact ADD COLUMN opt_in_source TEXT;                -- F30: where the WhatsApp opt-in was given
+ALTER TABLE contact ADD COLUMN opt_in_date TEXT;                  -- and when (yyyy-mm-dd)
+ALTER TABLE contact_number ADD COLUMN source TEXT NOT NULL DEFAULT 'whatsapp';  -- whatsapp | phone | mobile | merged
+CREATE INDEX contact_by_name ON contact(name, id);
+CREATE INDEX contact_by_email ON contact(email) WHERE email IS NOT NULL;
+CREATE INDEX contact_number_by_contact ON contact_number(contact_id);
+
+-- Admin-defined object types, and the custom properties of contacts (name 'contact'): JSON [{name, type, options}].
+CREATE TABLE object_type (
+    name       TEXT PRIMARY KEY,
+    label      TEXT NOT NULL,
+    properties TEXT NOT NULL DEFAULT '[]'
+);
+
+CREATE TABLE record (
+    id         INTEGER PRIMARY KEY,
+    type       TEXT NOT NULL,       -- company | deal | ticket | an object_type's name
+    name       TEXT NOT NULL,
+    name_key   TEXT NOT NULL,       -- the name case-folded: a CSV's company column finds its company by it
+    owner      TEXT,
+    props      TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX record_by_type ON record(type, name_key, id);
+
+
+CREATE TABLE association (
+    kind      TEXT NOT NULL,        -- contact | thread | record: what from_id is
+    from_id   INTEGER NOT NULL,
+    record_id INTEGER NOT NULL REFERENCES record(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, from_id, record_id)
+);
+CREATE INDEX association_by_record ON association(record_id, kind);
+
+CREATE TABLE contact_merge (
+    id        INTEGER PRIMARY KEY,
+    kept_id   INTEGER NOT NULL,
+    merged_id INTEGER NOT NULL,
+    merged    TEXT NOT NULL,        -- JSON: the merged contact as it was, with its numbers, BSUIDs, threads, links
+    agent     TEXT,
+    at        INTEGER NOT NULL
+);
+"""
+_RECORDS_SEARCH = """
+-- What search finds a contact or a record by beyond contact_fts: every property, the owner, numbers as digits.
+CREATE VIRTUAL TABLE contact_props_fts USING fts5(text);
+CREATE VIRTUAL TABLE record_fts USING fts5(text);
+"""
+# On PostgreSQL the same text per row, searched by core.records (the plain tables until the search there is ported).
+_PG_RECORDS_SEARCH = """
+CREATE TABLE contact_props_fts (rowid BIGINT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE record_fts (rowid BIGINT PRIMARY KEY, text TEXT NOT NULL);
+"""
+
 # To add a step: append a NEW constant (never edit one released). Portable SQL (CREATE TABLE with INTEGER PRIMARY
 # KEY, ON CONFLICT, partial indexes, ALTER TABLE ADD COLUMN) is a plain string; only SQL that cannot be
 # portable (FTS5, triggers) is a Migration with a text per backend.
@@ -760,6 +824,7 @@ MIGRATIONS: tuple[str | Migration, ...] = (
     _SEND_PACE,
     Migration(_TEAM + _TEAM_TRIGGERS, pg_ddl(_TEAM) + _PG_TEAM_TRIGGERS),
     Migration(_PERF_TABLES + _PERF_TRIGGERS, pg_ddl(_PERF_TABLES) + _PG_PERF_TRIGGERS),
+    Migration(_RECORDS + _RECORDS_SEARCH, pg_ddl(_RECORDS) + _PG_RECORDS_SEARCH),
 )
 
 

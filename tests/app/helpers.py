@@ -98,6 +98,8 @@ def _fill(db: sqlite3.Connection, big_thread: int) -> None:
     db.executemany("INSERT INTO contact(id, name, phone, mobile, email, owner, wa_id, e164, created_at)"
                    " VALUES (?, ?, ?, ?, ?, ?, ?, '+' || ?, 0)",
                    [(i, n, p, m, e, o, w, w) for i, n, p, m, e, o, w in contacts])
+    # Customers who opted in to WhatsApp, so a template is not a consent question (the hostile contact never did).
+    db.execute("UPDATE contact SET opt_in_source = 'web form', opt_in_date = '2025-01-15' WHERE id != 3")
     # id, channel, wa_id, contact, status, owner, last_message_at, last_inbound_at, last_direction, preview, unread
     threads = [
         (1, CH1, "48600100200", 1, "open", None, NOW - 600, NOW - 3 * HOUR, "in", "Where is my order?", 2),

@@ -57,12 +57,18 @@ async def test_connect_then_channels_then_templates_then_send(tmp_path):
                                      "--lang", "pl_PL", env=env)
         assert code == 1 and "No template 'nope' in pl_PL" in err
 
+        # F30: the customer never opted in: a business-initiated template is refused unless forced.
+        code, out, err = await wabox("send", "--from", NUMBER_A, "--to", "+48601234567", "--template",
+                                     "order_update", "--lang", "pl_PL", "--param", "Anna", "--param", "A-1043", env=env)
+        assert code == 1 and "has no WhatsApp opt-in" in err and "--force" in err and out == ""
+
         store = await Store.open(tmp_path / "fresh.db")
+        assert await store.scalar("SELECT count(*) FROM outbox") == 0
         sender = asyncio.create_task(Sender(store, loop.api(), owner="serve").run(idle=0.02))
         try:
             code, out, err = await wabox("send", "--from", NUMBER_A, "--to", "+48601234567", "--template",
                                          "order_update", "--lang", "pl_PL", "--param", "Anna", "--param", "A-1043",
-                                         "--wait", env=env)
+                                         "--force", "--wait", env=env)
             assert code == 0, err
             outbox_id, result = out.splitlines()
             assert result.startswith("sent wamid.")

@@ -35,5 +35,9 @@ async def test_the_demo_seed_has_every_state(db_target, tmp_path):
         assert await scalar("SELECT count(*) FROM contact WHERE name = 'Anna Kowalska'") == 1
         assert await scalar("SELECT c.email FROM thread t JOIN contact c ON c.id = t.contact_id"
                             " WHERE c.name = 'Anna Kowalska'") == "anna.kowalska@example.pl"
+        # Most contacts opted in to WhatsApp (no question before each template); a few did not (the question shows).
+        contacts = await scalar("SELECT count(*) FROM contact")
+        opted_in = await scalar("SELECT count(*) FROM contact WHERE opt_in_date IS NOT NULL AND opt_in_source != ''")
+        assert contacts * 3 // 4 <= opted_in < contacts
     finally:
         await store.close()

@@ -112,3 +112,37 @@ SCREENS = {
 def test_sizes(snap_compare, seeded_db: Path, state: str, size: str):
     assert snap_compare(WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW), terminal_size=SIZES[size],
                         run_before=SCREENS[state])
+
+
+def test_records_screen(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Issue 9: the records screen on the companies; record text (a hostile company name) stays literal."""
+    import asyncio
+
+    from core.store import Store
+    from tests.core.records_helpers import import_csv
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    db = seed(tmp_path / "wabox.db")
+
+    async def fill() -> None:
+        store = await Store.open(db)
+        try:
+            await import_csv(store, "companies", 'name,domain,city\nBursztyn Rejsy,bursztyn.pl,Gdańsk\n'
+                                                 '"[bold red]Evil[/] Co",evil.example,"[@click=app.quit]x[/]"\n'
+                                                 'Tacos del Norte,tacos.mx,Monterrey\n')
+            await import_csv(store, "contacts", "id,company\n1,Bursztyn Rejsy\n")
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("C")
+        await pilot.pause(0.2)
+        await pilot.press("right_square_bracket")
+        await pilot.pause(0.2)
+        await steady_cursors(pilot)
+
+    assert snap_compare(WaboxApp(db, agent=AGENT, clock=lambda: NOW), terminal_size=SIZE, run_before=run_before)

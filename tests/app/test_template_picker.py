@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from app.screens.confirm import ConfirmScreen
 from app.screens.template_picker import TemplatePicker
-from tests.app.helpers import SIZE, make_app, open_row, screen_text, seed, settle
+from tests.app.helpers import SIZE, db_rows, make_app, open_row, screen_text, seed, settle
 
 
 @pytest.fixture
@@ -84,3 +85,44 @@ async def test_the_template_in_the_threads_language_is_highlighted_first(seeded_
         picker = app.screen
         assert picker.chosen.name == "order_update" and picker.chosen.language == "pl"
         assert "Preview: Cześć {{1}}, zamówienie {{2}} jest w drodze." in screen_text(pilot)
+
+
+async def test_a_template_to_a_contact_without_opt_in_is_confirmed_first_n_queues_nothing_y_sends(seeded_db: Path):
+    conn = sqlite3.connect(seeded_db)
+    with conn:
+        conn.execute("UPDATE contact SET opt_in_source = NULL, opt_in_date = NULL WHERE id = 2")  # Bob never opted in
+    conn.close()
+    queued = lambda: db_rows(seeded_db, "SELECT request FROM outbox WHERE thread_id = 2 AND kind = 'template'")  # noqa: E731
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_row(pilot, 1)  # Bob: the session expired, a template would be business-initiated
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Bob Kowalski has no WhatsApp opt-in on record" in screen_text(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert not isinstance(app.screen, (ConfirmScreen, TemplatePicker)) and queued() == []
+
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, TemplatePicker)
+        await pilot.press(*"order", "enter", *"Bob", "enter", *"A-17", "ctrl+s")
+        await settle(pilot)
+        await pilot.pause(0.1)
+        await settle(pilot)
+        [(request,)] = queued()
+        assert json.loads(request)["template"]["name"] == "order_update"
+
+
+async def test_a_contact_with_opt_in_goes_straight_to_the_picker(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_row(pilot, 1)  # Bob opted in (web form): no question
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, TemplatePicker) and "opt-in" not in screen_text(pilot)

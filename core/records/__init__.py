@@ -1,0 +1,1 @@
+"""Records beside the threads: contacts, companies, deals, tickets and custom objects (issue 9)."""
