@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core import webhooks
 from core.ingest import ingest
+from core.records import db as records
 from core.store import Store, log_changes
 from core.store.threads import refresh_thread_summary
 
@@ -289,5 +290,31 @@ def _finish(db: sqlite3.Connection, b: _Builder, *, now: int, agent: str, media_
         db.execute("INSERT INTO message(thread_id, channel, direction, type, text, timestamp, author)"
                    " SELECT id, channel, 'out', 'note', ?, ?, ? FROM thread WHERE id = ?",
                    ("Klient VIP — proponujemy 10% rabatu.", now - 60, "ania.k", threads[0]))
+    _records(db, threads, now)
     db.execute("DELETE FROM assignment_queue")  # the seeded day was triaged already: rules apply from now on
     log_changes(db, [("thread", thread_id) for thread_id in threads], at=now)
+
+
+def _records(db: sqlite3.Connection, threads: list[int], now: int) -> None:
+    """A few companies with their deals and a ticket, linked to the first customers and their threads (F17): what
+    the records screen (C) and the context panel show."""
+    contacts = [row[0] for row in db.execute("SELECT contact_id FROM thread ORDER BY id LIMIT 6")]
+    plan = [("Hotel Bursztynowy Gdańsk", {"city": "Gdańsk", "industry": "hospitality"},
+             ("Rejs firmowy — 40 osób", {"pipeline": "Rejsy", "stage": "contract sent", "amount": "18400"}),
+             ("Zwrot zaliczki", {"status": "waiting on us", "priority": "high"})),
+            ("Sklep Morski sp. z o.o.", {"city": "Sopot", "industry": "retail"},
+             ("Hurtowe zamówienie bursztynu", {"pipeline": "Sklep", "stage": "qualified to buy", "amount": "5200"}),
+             None)]
+    for index, (company, company_props, (deal, deal_props), ticket) in enumerate(plan):
+        members = contacts[index * 3:index * 3 + 3]
+        company_id = records.save_record(db, "company", None, company, None, company_props, now, log=False)
+        deal_id = records.save_record(db, "deal", None, deal, "ania.k", deal_props, now, log=False)
+        records.associate(db, "record", deal_id, company_id, now, log=False)
+        linked = [company_id, deal_id]
+        if ticket is not None:
+            linked.append(records.save_record(db, "ticket", None, ticket[0], "marek", ticket[1], now, log=False))
+        for contact_id in members:
+            for record_id in linked:
+                records.associate(db, "contact", contact_id, record_id, now, log=False)
+        if threads[index * 3:index * 3 + 1]:
+            records.associate(db, "thread", threads[index * 3], deal_id, now, log=False)

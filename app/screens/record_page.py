@@ -120,8 +120,11 @@ class RecordPage(Screen[None]):
                                              f" · {thread_rows[t].status}" if t in thread_rows else "", "dim")))
                     for t, name in zip(threads, names)]
         links = self.query_one(OptionList)
+        kept = links.highlighted
         links.clear_options()
         links.add_options(options or [Option(Content.styled("none", "dim"), disabled=True)])
+        if options:  # the cursor on a link at once (enter opens it), where it was when the page is read again
+            links.highlighted = min(kept or 0, len(options) - 1)
 
     @on(OptionList.OptionSelected, "#record-links")
     def _open(self, event: OptionList.OptionSelected) -> None:

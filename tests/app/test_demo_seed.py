@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from core.demo_seed import seed_demo
+from core.records.service import Records
 from core.store import Store
 
 
@@ -39,5 +40,12 @@ async def test_the_demo_seed_has_every_state(db_target, tmp_path):
         contacts = await scalar("SELECT count(*) FROM contact")
         opted_in = await scalar("SELECT count(*) FROM contact WHERE opt_in_date IS NOT NULL AND opt_in_source != ''")
         assert contacts * 3 // 4 <= opted_in < contacts
+        # Records beside the threads (C, the context panel): companies with their deals and a ticket, linked to the
+        # first customers; the first thread is linked to its deal as well.
+        first = await scalar("SELECT min(id) FROM thread")
+        beside = {(r.type, r.name) for r in await Records(store).thread_records(first)}
+        assert {("company", "Hotel Bursztynowy Gdańsk"), ("deal", "Rejs firmowy — 40 osób"),
+                ("ticket", "Zwrot zaliczki")} <= beside
+        assert await scalar("SELECT count(*) FROM record WHERE type = 'company'") == 2
     finally:
         await store.close()

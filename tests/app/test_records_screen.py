@@ -145,6 +145,11 @@ async def test_a_record_page_shows_properties_associations_and_threads_and_edits
         assert '"stage": "closed won"' in db_rows(records_db, "SELECT props FROM record WHERE id = ?", (deal_id,))[0][0]
         assert "closed won" in screen_text(pilot)
 
+        await pilot.press("enter")  # the cursor is on the deal's first link at once: enter follows it
+        await settle(pilot)
+        linked = app.screen
+        assert isinstance(linked, RecordPage) and linked is not deal and (linked.kind, linked.record_id) == deal.links[0]
+
 
 async def test_starting_a_conversation_from_a_company_picks_a_contact_and_a_number_then_a_template(records_db: Path):
     app = make_app(records_db)
