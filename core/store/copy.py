@@ -78,7 +78,8 @@ def _tables_parents_first(pg: psycopg.Connection) -> list[str]:
 
 
 def _columns(pg: psycopg.Connection, src: sqlite3.Connection, table: str) -> list[str]:
-    theirs = {r[1] for r in src.execute(f'PRAGMA table_info("{table}")')}
+    # An FTS5 table's rowid (the contact or record its text is of) is a column of the PostgreSQL table.
+    theirs = {r[1] for r in src.execute(f'PRAGMA table_info("{table}")')} | {"rowid"}
     return [r[0] for r in pg.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
         " AND table_name = %s ORDER BY ordinal_position", (table,)) if r[0] in theirs]
