@@ -25,7 +25,7 @@ async def wabox(*argv: str, env: dict[str, str]) -> tuple[int, str, str]:
 
 @pytest.mark.slow
 async def test_connect_then_channels_then_templates_then_send(tmp_path, db_target):
-    async with running_loop(tmp_path) as loop:
+    async with running_loop(tmp_path, db=tmp_path / "simulated.db") as loop:  # the CLI's own database starts empty
         config = tmp_path / "cfg" / "config.toml"
         config.parent.mkdir()
         config.write_text("# ours\n[limits]\nmonthly_quota = 1000\n")
