@@ -58,8 +58,8 @@ async def test_a_server_that_cannot_start_says_why_instead_of_waiting_forever(tm
 # --- over HTTP ----------------------------------------------------------------------------------------------
 
 
-async def test_new_inbound_media_goes_to_the_downloader_once_stored(tmp_path, fixtures_dir):
-    db = tmp_path / "wabox.db"
+async def test_new_inbound_media_goes_to_the_downloader_once_stored(db_target, fixtures_dir):
+    db = db_target
     handed: list[tuple[list[str], list[tuple]]] = []
 
     async def download(media: list[InboundMessage]) -> None:
@@ -80,7 +80,7 @@ async def test_new_inbound_media_goes_to_the_downloader_once_stored(tmp_path, fi
     assert (picture.wamid, "image") in stored
 
 
-async def test_a_download_still_running_at_shutdown_is_cancelled(tmp_path, fixtures_dir):
+async def test_a_download_still_running_at_shutdown_is_cancelled(db_target, fixtures_dir):
     started, cancelled = asyncio.Event(), asyncio.Event()
 
     async def download(media: list[InboundMessage]) -> None:
@@ -91,7 +91,7 @@ async def test_a_download_still_running_at_shutdown_is_cancelled(tmp_path, fixtu
             cancelled.set()
             raise
 
-    app = create_receiver(tmp_path / "wabox.db", app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
+    app = create_receiver(db_target, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
                           channels=CHANNELS, clock=lambda: NOW, on_committed=download)
     image = (fixtures_dir / "image_with_caption.json").read_bytes()
     async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
@@ -119,8 +119,8 @@ async def test_a_body_that_cannot_even_be_kept_is_answered_503_and_stored_when_s
     assert query(db, "SELECT state FROM raw_event") == [("done",)]
 
 
-async def test_rejections_are_summarised_every_period_while_the_receiver_runs(tmp_path, fixtures_dir, caplog):
-    app = create_receiver(tmp_path / "wabox.db", app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
+async def test_rejections_are_summarised_every_period_while_the_receiver_runs(db_target, fixtures_dir, caplog):
+    app = create_receiver(db_target, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
                           channels=CHANNELS, clock=lambda: NOW, summary_every=0.05)
     raw = (fixtures_dir / "text.json").read_bytes()
     async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
