@@ -129,9 +129,9 @@ async def test_a_failing_body_is_retried_with_growing_capped_backoff(receiving, 
     assert query(db, "SELECT state FROM raw_event") == [("pending",)]
 
 
-async def test_a_signed_body_that_does_not_parse_is_pending_and_shown_in_channel_health(tmp_path, capsys):
-    config = write_config(tmp_path, {"209837465112233": "48221234567"})
-    app = create_receiver(tmp_path / "wabox.db", app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
+async def test_a_signed_body_that_does_not_parse_is_pending_and_shown_in_channel_health(tmp_path, db_target, capsys):
+    config = write_config(tmp_path, {"209837465112233": "48221234567"}, db=db_target)
+    app = create_receiver(db_target, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
                           channels=CHANNELS, clock=lambda: NOW)
     async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         raw = b'{"object": "whatsapp_business_account", "entry": {"not": "a list"}}'
@@ -141,9 +141,9 @@ async def test_a_signed_body_that_does_not_parse_is_pending_and_shown_in_channel
     assert "webhooks not yet in the inbox: 1" in out and "did not parse" in out and "wabox reingest" in out
 
 
-async def test_wabox_reingest_ingests_what_was_kept_pending(tmp_path, fixtures_dir, capsys):
-    config = write_config(tmp_path, {"209837465112233": "48221234567"})
-    db = tmp_path / "wabox.db"
+async def test_wabox_reingest_ingests_what_was_kept_pending(tmp_path, db_target, fixtures_dir, capsys):
+    config = write_config(tmp_path, {"209837465112233": "48221234567"}, db=db_target)
+    db = db_target
     app = create_receiver(db, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, channels=CHANNELS,
                           clock=lambda: NOW)
     async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
