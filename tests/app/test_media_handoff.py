@@ -14,7 +14,7 @@ from app.handoff import MAX_NAME_BYTES, safe_file_name, save_copy
 from app.screens.media import MediaScreen
 from app.wabox_app import WaboxApp
 from core.config import load_config
-from tests.app.helpers import connect, AGENT, NOW, SIZE, screen_text, seed, settle
+from tests.app.helpers import AGENT, NOW, SIZE, connect, screen_text, seed, settle
 from tests.conftest import REPO
 from widgets.thread_pane import ThreadPane
 

@@ -14,7 +14,7 @@ from app.screens.confirm import ConfirmScreen
 from core import presence, saved_replies
 from core.inbox import Inbox
 from core.store import Store
-from tests.app.helpers import AGENT, NOW, connect, SIZE, db_rows, make_app, open_row, screen_text, seed, settle
+from tests.app.helpers import AGENT, NOW, SIZE, connect, db_rows, make_app, open_row, screen_text, seed, settle
 from tests.app.test_inbox_live import wait_for
 from widgets.composer import Composer
 

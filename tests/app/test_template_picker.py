@@ -9,7 +9,7 @@ import pytest
 
 from app.screens.confirm import ConfirmScreen
 from app.screens.template_picker import TemplatePicker
-from tests.app.helpers import connect, SIZE, db_rows, make_app, open_row, screen_text, seed, settle
+from tests.app.helpers import SIZE, connect, db_rows, make_app, open_row, screen_text, seed, settle
 
 
 @pytest.fixture
