@@ -133,8 +133,8 @@ async def test_a_body_that_cannot_even_be_kept_is_answered_503_and_stored_when_s
     assert query(db, "SELECT state FROM raw_event") == [("done",)]
 
 
-async def test_rejections_are_summarised_every_period_while_the_receiver_runs(db_target, fixtures_dir, caplog):
-    app = create_receiver(db_target, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
+async def test_rejections_are_summarised_every_period_while_the_receiver_runs(tmp_path, fixtures_dir, caplog):
+    app = create_receiver(tmp_path / "wabox.db", app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
                           channels=CHANNELS, clock=lambda: NOW, summary_every=0.05)
     raw = (fixtures_dir / "text.json").read_bytes()
     async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
