@@ -20,8 +20,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The tests that use the store, again on a PostgreSQL server of their own (tests/pg_server.py; Debian's
-# `postgresql` package). The others do not touch the database and ran in `make test`.
+# The tests that touch the database, again on a PostgreSQL server of their own (tests/pg_server.py; Debian's
+# `postgresql` package). The others do not touch it and ran in `make test`; tests of SQLite itself are
+# marked sqlite_only (tests/conftest.py).
 test-postgresql: $(STAMP)
 	$(BIN)/python -m pytest -q --db=postgresql
 

@@ -48,7 +48,7 @@ def _typing(conn: sqlite3.Connection, agent: str, thread_id: int, now: int) -> i
     conn.execute("INSERT INTO presence(agent, thread_id, viewing_until, typing_until, typing_since)"
                  " VALUES (?, ?, ?, ?, ?) ON CONFLICT (agent) DO UPDATE SET thread_id = excluded.thread_id,"
                  " viewing_until = excluded.viewing_until, typing_until = excluded.typing_until,"
-                 " typing_since = CASE WHEN ? THEN excluded.typing_since ELSE presence.typing_since END",
+                 " typing_since = CASE WHEN ? = 1 THEN excluded.typing_since ELSE presence.typing_since END",
                  (agent, thread_id, now + VIEWING_SECONDS, now + TYPING_SECONDS, now, started))
     if started:
         log_changes(conn, [("presence", thread_id)], at=now)

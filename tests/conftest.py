@@ -2,8 +2,11 @@
 
 The suite runs on SQLite by default and on PostgreSQL with `--db=postgresql` (or WABOX_TEST_DB=postgresql): then
 a real PostgreSQL server is started for the session (tests/pg_server.py) and every test that takes `store` or
-`db_target` gets a fresh database of its own. Tests that do not use the store are the same on both backends and
-run in the SQLite pass only; tests of SQLite itself (its file, PRAGMAs) are marked `sqlite_only` with the reason.
+`db_target` gets a fresh database of its own. A test that touches the database takes one of those two (directly,
+or through tests/app/helpers.seed(db_target), tests/core/sim_helpers.running_loop(db=db_target), ...), so it runs
+in both passes. Tests that do not touch the database (parsing, rendering, config, layers) are the same on both
+backends and need not run twice: they run in the SQLite pass only. Tests of SQLite itself (its file and file
+locks, PRAGMAs, query plans, faults injected with SQLite triggers) are marked `sqlite_only` with the reason.
 """
 
 from __future__ import annotations

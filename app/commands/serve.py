@@ -54,10 +54,12 @@ async def serve(config: Config, secrets: Secrets, host: str, port: int, *, sende
 
 
 async def _assign(config: Config) -> None:
-    """Auto-assignment and snooze wake-ups, on a connection of their own (the receiver's is for webhooks)."""
+    """Auto-assignment and snooze wake-ups, on a connection of their own (the receiver's is for webhooks), on one
+    `wabox serve` at a time (another takes over when it stops)."""
     store = await Store.open(config.db)
     try:
-        await run_assigner(store, config.assignment)
+        async with store.one_host("wabox:assignment"):
+            await run_assigner(store, config.assignment)
     finally:
         await store.close()
 

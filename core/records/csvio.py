@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from core.records import db as records
 from core.records.model import ContactRecord
 from core.records.properties import CONTACT_FIELDS, Property, PropertyError, match_keys, normalise
-from core.store.db import log_changes
+from core.store.db import begin_write, log_changes
 
 BATCH = 5000
 KIND_ALIASES = {"contacts": "contact", "contact": "contact", "companies": "company", "company": "company",
@@ -192,7 +192,7 @@ def run_import(conn: sqlite3.Connection, kind: str, text: str, *, overrides: dic
     state = _State(ContactKeys(conn, region) if kind == "contact" else None)
     while batch := list(itertools.islice(rows, BATCH)):
         kept = state.snapshot() if dry_run else None
-        conn.execute("BEGIN IMMEDIATE")
+        begin_write(conn)
         try:
             for row in batch:
                 try:  # each writer checks its keys before it writes: a row it refuses leaves nothing behind

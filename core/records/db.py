@@ -15,8 +15,8 @@ from core import phones
 from core.records.model import ContactRecord, Record, Row
 from core.records.properties import (BUILTIN_TYPES, CONTACT_FIELDS, ObjectType, Property, PropertyError,
                                      match_keys, number_info)
-from core.store.db import log_changes
-from core.views import fold, fts_query
+from core.store.db import dialect_of, log_changes
+from core.views import fold, search_query
 
 CONTACT_COLUMNS = tuple(p.name for p in CONTACT_FIELDS)
 
@@ -279,40 +279,54 @@ def company_names(db: sqlite3.Connection, contact_id: int) -> list[str]:
 
 # ---- lists and search -------------------------------------------------------------------------------------------
 
-def _contact_where(search: str | None) -> tuple[str, dict]:
-    query = fts_query(search) if search else None
+# The full-text part per backend: SQLite's FTS5 tables; on PostgreSQL the contact's own search column
+# (core.store.schema._PG_SEARCH) and the side tables' `search` columns (_PG_RECORDS_SEARCH), folded the same way.
+_MATCH = {
+    "sqlite": {
+        "contact": ("c.id IN (SELECT rowid FROM contact_fts WHERE contact_fts MATCH :q"
+                    " UNION SELECT rowid FROM contact_props_fts WHERE contact_props_fts MATCH :q)"),
+        "record": "r.id IN (SELECT rowid FROM record_fts WHERE record_fts MATCH :q)",
+    },
+    "postgresql": {
+        "contact": ("c.id IN (SELECT m.id FROM contact m WHERE m.search @@ wabox_tsquery(:q)"
+                    " UNION SELECT rowid FROM contact_props_fts WHERE search @@ wabox_tsquery(:q))"),
+        "record": "r.id IN (SELECT rowid FROM record_fts WHERE search @@ wabox_tsquery(:q))",
+    },
+}
+
+
+def _contact_where(search: str | None, dialect: str) -> tuple[str, dict]:
+    query = search_query(search, dialect) if search else None
     if query is None:
-        return "1", {}
-    return ("c.id IN (SELECT rowid FROM contact_fts WHERE contact_fts MATCH :q"
-            " UNION SELECT rowid FROM contact_props_fts WHERE contact_props_fts MATCH :q)"), {"q": query}
+        return "1 = 1", {}
+    return _MATCH[dialect]["contact"], {"q": query}
 
 
-def _record_where(type_name: str, search: str | None) -> tuple[str, dict]:
-    query = fts_query(search) if search else None
+def _record_where(type_name: str, search: str | None, dialect: str) -> tuple[str, dict]:
+    query = search_query(search, dialect) if search else None
     if query is None:
         return "r.type = :type", {"type": type_name}
-    return ("r.type = :type AND r.id IN (SELECT rowid FROM record_fts WHERE record_fts MATCH :q)",
-            {"type": type_name, "q": query})
+    return f"r.type = :type AND {_MATCH[dialect]['record']}", {"type": type_name, "q": query}
 
 
 def count(db: sqlite3.Connection, type_name: str, search: str | None = None) -> int:
     if type_name == "contact":
-        where, params = _contact_where(search)
+        where, params = _contact_where(search, dialect_of(db))
         return db.execute(f"SELECT count(*) FROM contact c WHERE {where}", params).fetchone()[0]
-    where, params = _record_where(type_name, search)
+    where, params = _record_where(type_name, search, dialect_of(db))
     return db.execute(f"SELECT count(*) FROM record r WHERE {where}", params).fetchone()[0]
 
 
 def rows(db: sqlite3.Connection, type_name: str, search: str | None, offset: int, limit: int) -> list[Row]:
     """A page of the records list, ordered by name."""
     if type_name == "contact":
-        where, params = _contact_where(search)
+        where, params = _contact_where(search, dialect_of(db))
         found = db.execute(f"SELECT c.id, c.name, c.phone, c.mobile, c.email, c.e164 FROM contact c WHERE {where}"
                            " ORDER BY c.name, c.id LIMIT :limit OFFSET :offset",
                            {**params, "limit": limit, "offset": offset}).fetchall()
         return [Row(r["id"], r["name"], " · ".join(v for v in (r["phone"] or phones.display(r["e164"]), r["mobile"],
                                                                   r["email"]) if v)) for r in found]
-    where, params = _record_where(type_name, search)
+    where, params = _record_where(type_name, search, dialect_of(db))
     found = db.execute(f"SELECT r.id, r.name, r.owner, r.props FROM record r WHERE {where}"
                        " ORDER BY r.name_key, r.id LIMIT :limit OFFSET :offset",
                        {**params, "limit": limit, "offset": offset}).fetchall()

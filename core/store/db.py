@@ -160,6 +160,23 @@ def _fetchone(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Row
         cursor.close()
 
 
+def dialect_of(conn: Any) -> str:
+    """Which database a plain function's connection (Store.run/write) is on: 'sqlite' or 'postgresql'."""
+    return "postgresql" if hasattr(conn, "raw") else "sqlite"  # core.store.pg.PgConnection keeps psycopg's as .raw
+
+
+def begin_write(conn: Any) -> None:
+    """A write transaction inside Store.run, for work that commits batch by batch (a CSV import): SQLite's
+    BEGIN IMMEDIATE, or on PostgreSQL the lock every writer holds (core.store.pg.WRITE_LOCK). End it with
+    COMMIT or ROLLBACK."""
+    if dialect_of(conn) == "sqlite":
+        conn.execute("BEGIN IMMEDIATE")
+    else:
+        from core.store.pg import WRITE_LOCK
+
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+
+
 def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -805,10 +805,15 @@ _RECORDS_SEARCH = """
 CREATE VIRTUAL TABLE contact_props_fts USING fts5(text);
 CREATE VIRTUAL TABLE record_fts USING fts5(text);
 """
-# On PostgreSQL the same text per row, searched by core.records (the plain tables until the search there is ported).
+# On PostgreSQL the same text per row (same names, so core.records writes them once), searched as messages and
+# contacts are (_PG_SEARCH): a stored tsvector of the folded text on a GIN index.
 _PG_RECORDS_SEARCH = """
-CREATE TABLE contact_props_fts (rowid BIGINT PRIMARY KEY, text TEXT NOT NULL);
-CREATE TABLE record_fts (rowid BIGINT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE contact_props_fts (rowid BIGINT PRIMARY KEY, text TEXT NOT NULL,
+    search tsvector GENERATED ALWAYS AS (to_tsvector('simple', wabox_fold(text))) STORED);
+CREATE INDEX contact_props_search ON contact_props_fts USING gin (search);
+CREATE TABLE record_fts (rowid BIGINT PRIMARY KEY, text TEXT NOT NULL,
+    search tsvector GENERATED ALWAYS AS (to_tsvector('simple', wabox_fold(text))) STORED);
+CREATE INDEX record_search ON record_fts USING gin (search);
 """
 
 # To add a step: append a NEW constant (never edit one released). Portable SQL (CREATE TABLE with INTEGER PRIMARY

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,9 @@ def wabox(*args: str, config: Path | None = None, stdout=subprocess.PIPE, timeou
 
 
 @pytest.fixture
-def db(tmp_path, fixtures_dir) -> Path:
+def db(db_target, fixtures_dir) -> Path | str:
     """Anna's thread (owned by ola) and Tomasz's, on a connected number."""
-    path = tmp_path / "wabox.db"
+    path = db_target
 
     async def seed() -> None:
         store = await Store.open(path)
@@ -118,7 +119,7 @@ def test_a_config_value_of_the_wrong_type_or_an_unknown_key_is_a_one_line_error_
 def test_send_wait_without_a_sender_says_so_and_gives_up(db):
     async def anna_writes() -> None:  # an open session, so the text is queued
         store = await Store.open(db)
-        await store.write(lambda conn: conn.execute("UPDATE thread SET last_inbound_at = strftime('%s','now')"))
+        await store.write(lambda conn: conn.execute("UPDATE thread SET last_inbound_at = ?", (int(time.time()),)))
         await store.close()
 
     asyncio.run(anna_writes())

@@ -19,8 +19,8 @@ NUMBER = "209837465112233"
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    db = tmp_path / "wabox.db"
+def env(db_target, tmp_path, monkeypatch):
+    db = db_target
 
     async def setup() -> None:
         store = await Store.open(db)

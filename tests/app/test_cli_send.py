@@ -24,12 +24,12 @@ async def wabox(*argv: str, env: dict[str, str]) -> tuple[int, str, str]:
 
 
 @pytest.mark.slow
-async def test_connect_then_channels_then_templates_then_send(tmp_path):
-    async with running_loop(tmp_path) as loop:
+async def test_connect_then_channels_then_templates_then_send(tmp_path, db_target):
+    async with running_loop(tmp_path, db=tmp_path / "simulated.db") as loop:  # the CLI's own database starts empty
         config = tmp_path / "cfg" / "config.toml"
         config.parent.mkdir()
         config.write_text("# ours\n[limits]\nmonthly_quota = 1000\n")
-        env = {"WABOX_CONFIG": str(config), "WABOX_DB": str(tmp_path / "fresh.db"), "WABOX_GRAPH_URL": loop.graph_url,
+        env = {"WABOX_CONFIG": str(config), "WABOX_DB": str(db_target), "WABOX_GRAPH_URL": loop.graph_url,
                "WABOX_ACCESS_TOKEN": TOKEN, "USER": "kasia"}
 
         code, out, err = await wabox("connect", "--waba-id", WABA, "--phone-number-id", NUMBER_A, env=env)
@@ -62,7 +62,7 @@ async def test_connect_then_channels_then_templates_then_send(tmp_path):
                                      "order_update", "--lang", "pl_PL", "--param", "Anna", "--param", "A-1043", env=env)
         assert code == 1 and "has no WhatsApp opt-in" in err and "--force" in err and out == ""
 
-        store = await Store.open(tmp_path / "fresh.db")
+        store = await Store.open(db_target)
         assert await store.scalar("SELECT count(*) FROM outbox") == 0
         sender = asyncio.create_task(Sender(store, loop.api(), owner="serve").run(idle=0.02))
         try:
@@ -84,8 +84,8 @@ async def test_connect_then_channels_then_templates_then_send(tmp_path):
 
 
 @pytest.mark.slow
-async def test_send_wait_exits_non_zero_when_meta_refuses(tmp_path):
-    async with running_loop(tmp_path) as loop:
+async def test_send_wait_exits_non_zero_when_meta_refuses(tmp_path, db_target):
+    async with running_loop(tmp_path, db=db_target) as loop:
         await loop.inbound(phone_number_id=NUMBER_B, **{"from": "48512345678"}, text="Halo")
         store = await Store.open(loop.db)
         for _ in range(200):

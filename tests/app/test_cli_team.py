@@ -12,8 +12,8 @@ from tests.app.helpers import seed
 
 
 @pytest.fixture
-def run(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
-    db = seed(tmp_path / "wabox.db")  # agents tester, marek, ola; team Support (tester, ola)
+def run(db_target, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    db = seed(db_target)  # agents tester, marek, ola; team Support (tester, ola)
     monkeypatch.setenv("WABOX_CONFIG", str(tmp_path / "none.toml"))
     (tmp_path / "none.toml").write_text("")
 

@@ -125,8 +125,8 @@ def test_thread_status_and_session_are_named_apart_in_json_and_text(db):
     assert "(thread open · session expired)" in one
 
 
-def test_thread_shows_metas_reason_edits_deletions_and_flow_answers(tmp_path, fixtures_dir):
-    path = tmp_path / "content.db"
+def test_thread_shows_metas_reason_edits_deletions_and_flow_answers(db_target, fixtures_dir):
+    path = db_target
 
     async def seed():
         store = await Store.open(path)

@@ -316,8 +316,8 @@ async def test_failed_message_shows_the_api_reason_and_offers_retry(seeded_db: P
 
 
 @pytest.fixture
-def long_db(tmp_path: Path) -> Path:
-    return seed(tmp_path / "long.db", big_thread=450)
+def long_db(db_target) -> Path | str:
+    return seed(db_target, big_thread=450)
 
 
 async def test_a_long_thread_opens_on_its_newest_page_and_loads_older_on_scroll_up(long_db: Path):

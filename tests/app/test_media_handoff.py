@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import stat
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from app.handoff import MAX_NAME_BYTES, safe_file_name, save_copy
 from app.screens.media import MediaScreen
 from app.wabox_app import WaboxApp
 from core.config import load_config
-from tests.app.helpers import AGENT, NOW, SIZE, screen_text, seed, settle
+from tests.app.helpers import AGENT, NOW, SIZE, connect, screen_text, seed, settle
 from tests.conftest import REPO
 from widgets.thread_pane import ThreadPane
 
@@ -51,13 +50,13 @@ def test_the_downloads_folder_is_configurable(tmp_path: Path):
 
 
 @pytest.fixture
-def media_db(tmp_path: Path) -> tuple[Path, Path]:
-    db = seed(tmp_path / "wabox.db")
+def media_db(db_target, tmp_path: Path) -> tuple[Path | str, Path]:
+    db = seed(db_target)
     media = tmp_path / "media"
     media.mkdir()
     shutil.copy(MEDIA / "receipt.png", media / "abc123.png")
     shutil.copy(MEDIA / "broken.jpg", media / "def456.jpg")
-    conn = sqlite3.connect(db)
+    conn = connect(db)
     with conn:  # the image on thread 1; on thread 3 a document whose customer-given name is hostile and long
         conn.execute("UPDATE message SET media_path = 'abc123.png', mime_type = 'image/png' WHERE wamid = 'wamid.A4'")
         conn.execute("UPDATE message SET media_path = 'def456.jpg', file_name = ? WHERE wamid = 'wamid.C2'",

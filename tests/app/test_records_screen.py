@@ -50,8 +50,8 @@ async def settle(pilot) -> None:
 
 
 @pytest.fixture
-def records_db(tmp_path: Path) -> Path:
-    path = seed(tmp_path / "wabox.db")
+def records_db(db_target) -> Path | str:
+    path = seed(db_target)
 
     async def fill() -> None:
         store = await Store.open(path)

@@ -16,10 +16,10 @@ SIZE = (150, 40)
 
 
 @pytest.fixture
-def seeded_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def seeded_db(db_target, monkeypatch: pytest.MonkeyPatch) -> Path | str:
     monkeypatch.setenv("TZ", "UTC")  # times are drawn in local time: pin it
     time.tzset()
-    yield seed(tmp_path / "wabox.db")
+    yield seed(db_target)
     monkeypatch.undo()
     time.tzset()
 
@@ -114,7 +114,7 @@ def test_sizes(snap_compare, seeded_db: Path, state: str, size: str):
                         run_before=SCREENS[state])
 
 
-def test_records_screen(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_records_screen(snap_compare, db_target, monkeypatch: pytest.MonkeyPatch):
     """Issue 9: the records screen on the companies; record text (a hostile company name) stays literal."""
     import asyncio
 
@@ -123,7 +123,7 @@ def test_records_screen(snap_compare, tmp_path: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    db = seed(tmp_path / "wabox.db")
+    db = seed(db_target)
 
     async def fill() -> None:
         store = await Store.open(db)

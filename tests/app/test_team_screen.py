@@ -5,7 +5,6 @@ prompt, snooze and its view, saved replies from the composer, activity among the
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -15,14 +14,14 @@ from app.screens.confirm import ConfirmScreen
 from core import presence, saved_replies
 from core.inbox import Inbox
 from core.store import Store
-from tests.app.helpers import AGENT, NOW, SIZE, db_rows, make_app, open_row, screen_text, seed, settle
+from tests.app.helpers import AGENT, NOW, SIZE, connect, db_rows, make_app, open_row, screen_text, seed, settle
 from tests.app.test_inbox_live import wait_for
 from widgets.composer import Composer
 
 
 @pytest.fixture
-def seeded_db(tmp_path: Path) -> Path:
-    return seed(tmp_path / "wabox.db")
+def seeded_db(db_target) -> Path | str:
+    return seed(db_target)
 
 
 async def as_ola(db: Path, job) -> None:
@@ -102,7 +101,7 @@ async def test_snooze_hides_the_thread_until_the_customer_writes(seeded_db: Path
         await settle(pilot)
         await wait_for(pilot, lambda: "Snoozed  1" in screen_text(pilot) and "All open  4" in screen_text(pilot))
         assert db_rows(seeded_db, "SELECT snoozed_for_reply FROM thread WHERE id = 1") == [(1,)]
-        with sqlite3.connect(seeded_db) as conn:  # the customer writes (another process stores it)
+        with connect(seeded_db) as conn:  # the customer writes (another process stores it)
             conn.execute("INSERT INTO message(thread_id, channel, wamid, direction, type, text, timestamp)"
                          " VALUES (1, '1110001', 'wamid.wake', 'in', 'text', 'Jestem!', ?)", (NOW,))
             conn.execute("INSERT INTO change_log(kind, thread_id, at) VALUES ('message', 1, ?)", (NOW,))

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from app.screens.confirm import ConfirmScreen
 from app.screens.template_picker import TemplatePicker
-from tests.app.helpers import SIZE, db_rows, make_app, open_row, screen_text, seed, settle
+from tests.app.helpers import SIZE, connect, db_rows, make_app, open_row, screen_text, seed, settle
 
 
 @pytest.fixture
-def seeded_db(tmp_path: Path) -> Path:
-    path = seed(tmp_path / "wabox.db")
-    conn = sqlite3.connect(path)
+def seeded_db(db_target) -> Path | str:
+    path = seed(db_target)
+    conn = connect(path)
     with conn:  # the same template in Polish: the customers' numbers are Polish (+48)
         conn.execute("INSERT INTO template(id, waba_id, name, language, status, category, components, synced_at)"
                      " VALUES ('t4', 'waba1', 'order_update', 'pl', 'APPROVED', 'UTILITY', ?, 0)",
@@ -88,7 +87,7 @@ async def test_the_template_in_the_threads_language_is_highlighted_first(seeded_
 
 
 async def test_a_template_to_a_contact_without_opt_in_is_confirmed_first_n_queues_nothing_y_sends(seeded_db: Path):
-    conn = sqlite3.connect(seeded_db)
+    conn = connect(seeded_db)
     with conn:
         conn.execute("UPDATE contact SET opt_in_source = NULL, opt_in_date = NULL WHERE id = 2")  # Bob never opted in
     conn.close()

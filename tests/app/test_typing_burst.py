@@ -15,8 +15,8 @@ from tests.app.helpers import SIZE, db_rows, make_app, open_row, seed, settle
 
 
 @pytest.fixture
-def seeded_db(tmp_path: Path) -> Path:
-    return seed(tmp_path / "wabox.db")
+def seeded_db(db_target) -> Path | str:
+    return seed(db_target)
 
 
 def burst(app: App, *keys: str) -> None:

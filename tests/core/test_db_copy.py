@@ -8,9 +8,11 @@ import sys
 import time
 
 from core.demo_seed import seed_demo
+from core.records.service import Records
 from core.store import Store
 from core.store.reads import list_threads, thread_messages
 from core.views import BUILTIN_BY_KEY
+from tests.core.records_helpers import import_csv
 
 
 def wabox(*args: str) -> subprocess.CompletedProcess:
@@ -22,6 +24,8 @@ def wabox(*args: str) -> subprocess.CompletedProcess:
 async def seeded(tmp_path):
     store = await Store.open(tmp_path / "wabox.db")
     await seed_demo(store, now=int(time.time()), agent="kasia", media_dir=tmp_path / "media")
+    await import_csv(store, "contacts", "name,phone,email\nJan Żółw,+48 601 222 333,jan@example.com\n")
+    await import_csv(store, "companies", "name,city\nBursztyn Rejsy,Gdańsk\n")
     return store
 
 
@@ -45,6 +49,14 @@ async def test_copy_moves_every_row_and_the_inbox_reads_the_same(tmp_path, pg_se
         for term in ("dzien dob", "lodz", "zamow"):  # typed without marks, the last word a prefix
             found = [t.id for t in await list_threads(source, view, agent="kasia", search=term)]
             assert found and [t.id for t in await list_threads(target, view, agent="kasia", search=term)] == found
+        # Records search there finds what it found here (the side tables' text went across with its ids).
+        for kind, term in (("contact", "zolw"), ("contact", "601222"), ("company", "gdan")):
+            found = [r.title for r in await Records(source).rows(kind, term, 0, 10)]
+            assert found and [r.title for r in await Records(target).rows(kind, term, 0, 10)] == found, term
+        # What the triggers keep went across as kept: the sidebar's counts are the same.
+        for table in ("assignment_queue", "thread_tally", "thread_digits"):
+            assert (await target.scalar(f"SELECT count(*) FROM {table}")
+                    == await source.scalar(f"SELECT count(*) FROM {table}")), table
         first = (await list_threads(source, view, agent="kasia"))[0].id
         assert ([m.text for m in await thread_messages(target, first)]
                 == [m.text for m in await thread_messages(source, first)])

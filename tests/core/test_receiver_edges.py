@@ -16,6 +16,7 @@ from core import webhooks
 from core.asgi import serve_asgi
 from core.server import Writer, create_receiver
 from core.webhooks import InboundMessage
+from tests.app.helpers import connect
 from tests.conftest import APP_SECRET, VERIFY_TOKEN
 from tests.core.ingest_helpers import CHANNELS
 from tests.core.test_receiver_stores import NOW, POISON, cure, poison, post_headers, query, two_texts
@@ -28,9 +29,22 @@ def body_of(fixtures_dir, name: str, **message) -> bytes:
     return json.dumps(body).encode()
 
 
-def trigger(db, sql: str) -> None:
-    with sqlite3.connect(db) as conn:
-        conn.execute(sql)
+def break_table(db, table: str, event: str) -> None:
+    """Every `event` (INSERT/UPDATE) on `table` fails inside the database, as a bug or bad data would make it."""
+    with connect(db) as conn:
+        if isinstance(db, str):  # PostgreSQL
+            conn.execute("CREATE FUNCTION broken() RETURNS trigger LANGUAGE plpgsql AS"
+                         " $$ BEGIN RAISE EXCEPTION 'broken'; END $$")
+            conn.execute(f"CREATE TRIGGER broken BEFORE {event} ON {table} FOR EACH ROW EXECUTE FUNCTION broken()")
+        else:
+            conn.execute(f"CREATE TRIGGER broken BEFORE {event} ON {table} BEGIN SELECT RAISE(ABORT, 'broken'); END")
+
+
+def mend_table(db, table: str) -> None:
+    with connect(db) as conn:
+        conn.execute(f"DROP TRIGGER broken ON {table}" if isinstance(db, str) else "DROP TRIGGER broken")
+        if isinstance(db, str):
+            conn.execute("DROP FUNCTION broken()")
 
 
 async def until(condition, what: str) -> None:
@@ -58,8 +72,8 @@ async def test_a_server_that_cannot_start_says_why_instead_of_waiting_forever(tm
 # --- over HTTP ----------------------------------------------------------------------------------------------
 
 
-async def test_new_inbound_media_goes_to_the_downloader_once_stored(tmp_path, fixtures_dir):
-    db = tmp_path / "wabox.db"
+async def test_new_inbound_media_goes_to_the_downloader_once_stored(db_target, fixtures_dir):
+    db = db_target
     handed: list[tuple[list[str], list[tuple]]] = []
 
     async def download(media: list[InboundMessage]) -> None:
@@ -80,7 +94,7 @@ async def test_new_inbound_media_goes_to_the_downloader_once_stored(tmp_path, fi
     assert (picture.wamid, "image") in stored
 
 
-async def test_a_download_still_running_at_shutdown_is_cancelled(tmp_path, fixtures_dir):
+async def test_a_download_still_running_at_shutdown_is_cancelled(db_target, fixtures_dir):
     started, cancelled = asyncio.Event(), asyncio.Event()
 
     async def download(media: list[InboundMessage]) -> None:
@@ -91,7 +105,7 @@ async def test_a_download_still_running_at_shutdown_is_cancelled(tmp_path, fixtu
             cancelled.set()
             raise
 
-    app = create_receiver(tmp_path / "wabox.db", app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
+    app = create_receiver(db_target, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
                           channels=CHANNELS, clock=lambda: NOW, on_committed=download)
     image = (fixtures_dir / "image_with_caption.json").read_bytes()
     async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
@@ -100,20 +114,20 @@ async def test_a_download_still_running_at_shutdown_is_cancelled(tmp_path, fixtu
     await asyncio.wait_for(cancelled.wait(), 5)  # shutdown did not wait for it, and it was told to stop
 
 
-async def test_a_body_that_cannot_even_be_kept_is_answered_503_and_stored_when_sent_again(tmp_path, fixtures_dir,
+async def test_a_body_that_cannot_even_be_kept_is_answered_503_and_stored_when_sent_again(db_target, fixtures_dir,
                                                                                             caplog):
-    db = tmp_path / "wabox.db"
+    db = db_target
     app = create_receiver(db, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, channels=CHANNELS, clock=lambda: NOW)
     raw = (fixtures_dir / "text.json").read_bytes()
     async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        # Keeping the raw body fails for a reason that is not the machine's (a real SQLite error, not transient).
-        trigger(db, "CREATE TRIGGER broken BEFORE INSERT ON raw_event BEGIN SELECT RAISE(ABORT, 'broken'); END")
+        # Keeping the raw body fails for a reason that is not the machine's (a real database error, not transient).
+        break_table(db, "raw_event", "INSERT")
         refused = await http.post("/webhook", content=raw, headers=post_headers(raw))
         assert (refused.status_code, refused.headers["retry-after"]) == (503, "5")
         assert query(db, "SELECT count(*) FROM message") == [(0,)]  # its events were rolled back with it
         failure = next(r for r in caplog.records if "commit of 1 webhook bodies failed" in r.getMessage())
         assert failure.exc_info is not None  # not a failure of the machine: its traceback is logged
-        trigger(db, "DROP TRIGGER broken")
+        mend_table(db, "raw_event")
         assert (await http.post("/webhook", content=raw, headers=post_headers(raw))).status_code == 200
     assert query(db, "SELECT count(*) FROM message") == [(1,)]
     assert query(db, "SELECT state FROM raw_event") == [("done",)]
@@ -135,8 +149,8 @@ async def test_rejections_are_summarised_every_period_while_the_receiver_runs(tm
         "rejected 1 request in the last 0.05 s: 1 no signature"]
 
 
-async def test_the_background_retry_outlives_a_round_that_fails(tmp_path, fixtures_dir, caplog):
-    db = tmp_path / "wabox.db"
+async def test_the_background_retry_outlives_a_round_that_fails(db_target, fixtures_dir, caplog):
+    db = db_target
     clock = [float(NOW)]
     app = create_receiver(db, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, channels=CHANNELS,
                           clock=lambda: clock[0], retry_every=0.02)
@@ -146,13 +160,13 @@ async def test_the_background_retry_outlives_a_round_that_fails(tmp_path, fixtur
         assert (await http.post("/webhook", content=raw, headers=post_headers(raw))).status_code == 200
         cure(db)
         # Recording how the retry went fails: the whole round rolls back and is logged, and the loop goes on.
-        trigger(db, "CREATE TRIGGER broken BEFORE UPDATE ON raw_event BEGIN SELECT RAISE(ABORT, 'broken'); END")
+        break_table(db, "raw_event", "UPDATE")
         clock[0] += 61
         await until(lambda: any("re-ingesting pending webhook bodies failed" in r.getMessage()
                                 for r in caplog.records), "the failed round logged")
         assert query(db, "SELECT wamid FROM message") == [("wamid.FINE",)]
         assert query(db, "SELECT state FROM raw_event") == [("pending",)]
-        trigger(db, "DROP TRIGGER broken")
+        mend_table(db, "raw_event")
         await until(lambda: query(db, "SELECT state FROM raw_event") == [("done",)], "the body gone in")
         assert (await http.get("/healthz")).json()["pending_webhooks"] == 0
     assert sorted(query(db, "SELECT wamid FROM message")) == [("wamid.FINE",), (POISON,)]

@@ -8,12 +8,12 @@ import asyncio
 import json
 import resource
 import socket
-import sqlite3
 
 import httpx
 import pytest
 
 from core.webhooks import sign
+from tests.app.helpers import db_rows
 from tests.core.receiver_process import APP_SECRET, ReceiverProcess, free_port, write_config
 
 pytestmark = pytest.mark.slow
@@ -32,17 +32,16 @@ def body(n: int, padding: int = 0) -> bytes:
                        }).encode()
 
 
-def stored(tmp_path) -> set[str]:
-    with sqlite3.connect(tmp_path / "wabox.db") as conn:
-        return {row[0] for row in conn.execute("SELECT wamid FROM message")}
+def stored(db) -> set[str]:
+    return {row[0] for row in db_rows(db, "SELECT wamid FROM message")}
 
 
 @pytest.fixture
-def serve(tmp_path):
+def serve(tmp_path, db_target):
     started = []
 
     def start(*args: str, limits: dict[int, int] | None = None) -> ReceiverProcess:
-        process = ReceiverProcess(write_config(tmp_path, {CHANNEL: "48221234567"}), free_port(),
+        process = ReceiverProcess(write_config(tmp_path, {CHANNEL: "48221234567"}, db=db_target), free_port(),
                                   tmp_path / "serve.log", args=args, limits=limits)
         process.start()
         started.append(process)
@@ -63,7 +62,7 @@ async def post(http: httpx.AsyncClient, url: str, raw: bytes) -> int | None:
     return response.status_code
 
 
-async def flood_then_check(tmp_path, url: str, idle_connections: int, webhooks: int = 30) -> dict[int, int | None]:
+async def flood_then_check(db, url: str, idle_connections: int, webhooks: int = 30) -> dict[int, int | None]:
     """Hold `idle_connections` open and silent, send `webhooks` signed bodies meanwhile, then retry each one not
     answered 200 (as Meta does) until it is. Returns the first answer each body got."""
     idle = []
@@ -79,9 +78,9 @@ async def flood_then_check(tmp_path, url: str, idle_connections: int, webhooks: 
     async with httpx.AsyncClient() as http:
         first = dict(zip(range(webhooks), await asyncio.gather(*(post(http, url, body(n)) for n in range(webhooks)))))
         answered_200 = {f"wamid.FLOOD-{n}" for n, status in first.items() if status == 200}
-        assert answered_200 <= stored(tmp_path)  # what was acknowledged is in the inbox
+        assert answered_200 <= stored(db)  # what was acknowledged is in the inbox
         assert all(status is None or status >= 500 for status in first.values() if status != 200)
-        assert not {f"wamid.FLOOD-{n}" for n, s in first.items() if s != 200} & stored(tmp_path)
+        assert not {f"wamid.FLOOD-{n}" for n, s in first.items() if s != 200} & stored(db)
         for n, status in first.items():
             for _ in range(60):
                 if status == 200:
@@ -89,28 +88,29 @@ async def flood_then_check(tmp_path, url: str, idle_connections: int, webhooks: 
                 await asyncio.sleep(0.25)
                 status = await post(http, url, body(n))
             assert status == 200
-    assert stored(tmp_path) == {f"wamid.FLOOD-{n}" for n in range(webhooks)}
+    assert stored(db) == {f"wamid.FLOOD-{n}" for n in range(webhooks)}
     for sock in idle:
         sock.close()
     return first
 
 
-async def test_an_idle_connection_flood_cannot_starve_webhooks_for_long(serve, tmp_path):
+async def test_an_idle_connection_flood_cannot_starve_webhooks_for_long(serve, tmp_path, db_target):
     receiver = serve("--max-connections", "50", "--read-timeout", "2")
-    first = await flood_then_check(tmp_path, receiver.url, idle_connections=300)
+    first = await flood_then_check(db_target, receiver.url, idle_connections=300)
     assert 503 in first.values()  # while the flood held every slot, Meta was told to retry — not 200, not lost
     log = (tmp_path / "serve.log").read_text()
     assert "Exceeded concurrency limit" not in log  # counted into the periodic summary, not a line each
 
 
-async def test_out_of_descriptors_nothing_acknowledged_is_lost(serve, tmp_path):
+async def test_out_of_descriptors_nothing_acknowledged_is_lost(serve, db_target):
     receiver = serve("--max-connections", "1000", "--read-timeout", "2", limits={resource.RLIMIT_NOFILE: 96})
-    first = await flood_then_check(tmp_path, receiver.url, idle_connections=200)
+    first = await flood_then_check(db_target, receiver.url, idle_connections=200)
     assert None in first.values() or 503 in first.values()  # the flood did bite
     assert receiver.process.poll() is None  # and the receiver is still up
 
 
-async def test_a_full_disk_answers_503_and_keeps_nothing_half_stored(serve, tmp_path):
+@pytest.mark.sqlite_only(reason="the full disk is RLIMIT_FSIZE on the database file")
+async def test_a_full_disk_answers_503_and_keeps_nothing_half_stored(serve, tmp_path, db_target):
     receiver = serve(limits={resource.RLIMIT_FSIZE: 2 * 1024 * 1024})  # writes past 2 MB fail as on a full disk
     answers = {}
     async with httpx.AsyncClient() as http:
@@ -121,7 +121,7 @@ async def test_a_full_disk_answers_503_and_keeps_nothing_half_stored(serve, tmp_
     accepted = {f"wamid.FLOOD-{n}" for n, status in answers.items() if status == 200}
     assert accepted and 503 in answers.values()
     assert set(answers.values()) <= {200, 503}
-    assert stored(tmp_path) == accepted  # every 200 in the inbox, no 503 half in it
+    assert stored(db_target) == accepted  # every 200 in the inbox, no 503 half in it
     assert "OperationalError('disk I/O error')): answered 503" in (tmp_path / "serve.log").read_text()
     receiver.stop()
     receiver = serve()  # space freed: what Meta sends again goes in
@@ -129,7 +129,7 @@ async def test_a_full_disk_answers_503_and_keeps_nothing_half_stored(serve, tmp_
         for n, status in answers.items():
             if status != 200:
                 assert await post(http, receiver.url, body(n, padding=40_000)) == 200
-    assert stored(tmp_path) == {f"wamid.FLOOD-{n}" for n in answers}
+    assert stored(db_target) == {f"wamid.FLOOD-{n}" for n in answers}
 
 
 async def test_no_signed_field_can_forge_a_log_line(serve, tmp_path):

@@ -16,6 +16,7 @@ from core.asgi import serve_asgi
 from core.server import create_receiver
 from core.store import Store
 from core.webhooks import sign
+from tests.app.helpers import connect, db_rows
 from tests.conftest import APP_SECRET, VERIFY_TOKEN
 from tests.core.ingest_helpers import CHANNELS
 from tests.core.receiver_process import write_config
@@ -25,6 +26,10 @@ POISON = "wamid.POISONED-BY-THE-TEST"
 # A real failure inside the real database, for one event only: the kind of error a bug or unexpected data raises.
 POISON_TRIGGER = (f"CREATE TRIGGER poison BEFORE INSERT ON message WHEN new.wamid = '{POISON}'"
                   " BEGIN SELECT RAISE(ABORT, 'poisoned by the test'); END")
+POISON_PG = ("CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS"
+             " $$ BEGIN RAISE EXCEPTION 'poisoned by the test'; END $$",
+             f"CREATE TRIGGER poison BEFORE INSERT ON message FOR EACH ROW WHEN (NEW.wamid = '{POISON}')"
+             " EXECUTE FUNCTION poison()")
 
 
 def two_texts(fixtures_dir, first: dict, second: dict) -> dict:
@@ -41,24 +46,24 @@ def post_headers(raw: bytes) -> dict:
 
 
 def query(db, sql: str, params=()) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, params).fetchall()
+    return [tuple(row) for row in db_rows(db, sql, params)]
 
 
 def poison(db) -> None:
-    with sqlite3.connect(db) as conn:
-        conn.execute(POISON_TRIGGER)
+    with connect(db) as conn:
+        for statement in POISON_PG if isinstance(db, str) else (POISON_TRIGGER,):
+            conn.execute(statement)
 
 
 def cure(db) -> None:
     """What an upgrade that fixes the bug does."""
-    with sqlite3.connect(db) as conn:
-        conn.execute("DROP TRIGGER poison")
+    with connect(db) as conn:
+        conn.execute("DROP TRIGGER poison ON message" if isinstance(db, str) else "DROP TRIGGER poison")
 
 
 @pytest.fixture
-async def receiving(tmp_path):
-    db = tmp_path / "wabox.db"
+async def receiving(db_target):
+    db = db_target
     clock = [float(NOW)]
     app = create_receiver(db, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, channels=CHANNELS,
                           clock=lambda: clock[0], retry_every=0.05)
@@ -124,9 +129,9 @@ async def test_a_failing_body_is_retried_with_growing_capped_backoff(receiving, 
     assert query(db, "SELECT state FROM raw_event") == [("pending",)]
 
 
-async def test_a_signed_body_that_does_not_parse_is_pending_and_shown_in_channel_health(tmp_path, capsys):
-    config = write_config(tmp_path, {"209837465112233": "48221234567"})
-    app = create_receiver(tmp_path / "wabox.db", app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
+async def test_a_signed_body_that_does_not_parse_is_pending_and_shown_in_channel_health(tmp_path, db_target, capsys):
+    config = write_config(tmp_path, {"209837465112233": "48221234567"}, db=db_target)
+    app = create_receiver(db_target, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
                           channels=CHANNELS, clock=lambda: NOW)
     async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         raw = b'{"object": "whatsapp_business_account", "entry": {"not": "a list"}}'
@@ -136,9 +141,9 @@ async def test_a_signed_body_that_does_not_parse_is_pending_and_shown_in_channel
     assert "webhooks not yet in the inbox: 1" in out and "did not parse" in out and "wabox reingest" in out
 
 
-async def test_wabox_reingest_ingests_what_was_kept_pending(tmp_path, fixtures_dir, capsys):
-    config = write_config(tmp_path, {"209837465112233": "48221234567"})
-    db = tmp_path / "wabox.db"
+async def test_wabox_reingest_ingests_what_was_kept_pending(tmp_path, db_target, fixtures_dir, capsys):
+    config = write_config(tmp_path, {"209837465112233": "48221234567"}, db=db_target)
+    db = db_target
     app = create_receiver(db, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, channels=CHANNELS,
                           clock=lambda: NOW)
     async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:

@@ -17,8 +17,8 @@ from tests.core.ingest_helpers import CHANNELS
 
 
 @pytest.fixture
-async def receiver(tmp_path):
-    db = tmp_path / "wabox.db"
+async def receiver(db_target):
+    db = db_target
     app = create_receiver(db, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, channels=CHANNELS,
                           clock=lambda: 1795600000)
     async with serve_asgi(app) as port:

@@ -4,7 +4,6 @@ queue drains as capacity frees, a reopened thread goes back to its owner, and ra
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 import pytest
 
@@ -130,25 +129,20 @@ async def test_a_disabled_agents_threads_return_to_their_teams_queue(store: Stor
         await agents.signed_in(store, "ola")
 
 
-def _drain_in_own_connection(path: str, now: int) -> int:
-    """One racer: its own connection, its own BEGIN IMMEDIATE transaction (what each serve process does)."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-    conn.row_factory = sqlite3.Row
+async def _drain_in_own_store(target, now: int) -> int:
+    """One racer: a store of its own on the same database, its own write transaction (what each serve process does)."""
+    other = await Store.open(target)
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        done = assignment.drain_in(conn, now)
-        conn.execute("COMMIT")
-        return len(done)
+        return len(await other.write(assignment.drain_in, now))
     finally:
-        conn.close()
+        await other.close()
 
 
-async def test_two_racing_assigners_never_assign_twice_nor_lose_one(store: Store, tmp_path):
+async def test_two_racing_assigners_never_assign_twice_nor_lose_one(store: Store, db_target):
     await team(store, "Wsparcie", {f"agent{i}": 100 for i in range(4)})
     for i in range(200):
         await customer_writes(store, f"4860{i:07d}", at=NOW + i)
-    path = str(store.path)
-    results = await asyncio.gather(*(asyncio.to_thread(_drain_in_own_connection, path, NOW + 300) for _ in range(2)),
+    results = await asyncio.gather(*(_drain_in_own_store(db_target, NOW + 300) for _ in range(2)),
                                    assignment.drain(store, now=NOW + 300))
     assigned = results[0] + results[1] + len(results[2])
     assert assigned == 200  # every thread once: whoever got the lock first did them all or some, the others the rest
