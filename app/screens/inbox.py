@@ -247,16 +247,16 @@ class InboxScreen(Screen[None]):
             await self.drafts.load()
             self.query_one(ThreadList).mark_drafted(self.drafts.written)
             self._channels_known(await self.inbox.channels())
+            self.views = await self.inbox.views()
+            if self.view is None:  # the agent may have picked one already
+                self.view = self.views[0]
+            await self._load_list()  # the first rows before what the first screen does not show
             self.settings = await self.inbox.settings()
             me = await self.inbox.me()
             if me is not None:
                 self.desk.show_status(me.status)
-            self.views = await self.inbox.views()
-            if self.view is None:  # the agent may have picked one already
-                self.view = self.views[0]
         finally:
             self._ready.set()
-        await self._load_list()
         await self._load_counts()
 
     def _channels_known(self, channels: dict) -> None:
