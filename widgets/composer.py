@@ -254,29 +254,29 @@ class Composer(Vertical):
         look = self._looks()
         status = self.query_one("#composer-status", Static)
         if self.thread_id is None:
-            status.update(Content.styled("No thread open", look["dim"]))
+            text = Content.styled("No thread open", look["dim"])
         elif target is None:
-            status.update(Content.styled("Loading…", look["dim"]))
+            text = Content.styled("Loading…", look["dim"])
         elif target.note:
-            status.update(Content.assemble(("[note] Internal note", look["note"]),
-                                           (" on this thread: agents only  ctrl+o switch", look["dim"])))
+            text = Content.assemble(("[note] Internal note", look["note"]),
+                                    (" on this thread: agents only  ctrl+o switch", look["dim"]))
         else:
             session = target.session(self.now)
             badge = (f"[{session} left]", look["open"]) if target.refused is None and session != "closed" else (
                 "[session expired]", look["closed"])  # "closed" is a thread's status, never a session's
             hint = "  ctrl+o switch channel" if len(self.targets) > 1 else ""
             opens = " · a reply opens a new conversation" if target.opens and target.refused is None else ""
-            status.update(Content.assemble(badge, (" To ", look["dim"]),
-                                           literal(target.to, limit=80, keep_newlines=False),
-                                           (" via ", look["dim"]), literal(target.via, keep_newlines=False),
-                                           (f"  quota {self.quota}{opens}" if self.quota else "", look["dim"]),
-                                           (hint, look["dim"])))
+            text = Content.assemble(badge, (" To ", look["dim"]), literal(target.to, limit=80, keep_newlines=False),
+                                    (" via ", look["dim"]), literal(target.via, keep_newlines=False),
+                                    (f"  quota {self.quota}{opens}" if self.quota else "", look["dim"]),
+                                    (hint, look["dim"]))
+        status.update(text, layout=False)  # fixed heights (styles.tcss): new words, no new layout
         closed = self.session_closed
         self.set_class(closed, "-session-closed")
         self.set_class(bool(target and target.note), "-note")
         self.query_one("#composer-closed", Static).update(Content.assemble(
             ("The 24-hour session has expired: only an approved template can be sent. ", look["warning"]),
-            "Press t (or r) to pick one, N for an internal note.") if closed else Content(""))
+            "Press t (or r) to pick one, N for an internal note.") if closed else Content(""), layout=False)
         self.area.display = not closed
         self.query_one("#composer-closed", Static).display = closed
 

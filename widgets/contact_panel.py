@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.content import Content
 from textual.widgets import Static
 
 from core import phones
 from core.model import Contact, ThreadSummary
-from core.records.model import Record
 from widgets.formatting import short_time
 from widgets.literal import literal
+
+if TYPE_CHECKING:
+    from core.records.model import Record
 
 
 class ContactPanel(Static):

@@ -247,10 +247,10 @@ class ThreadList(ScrollView, can_focus=True):
             self.action_open()
 
     def on_focus(self) -> None:
-        self.refresh()
+        self.refresh_lines(self.cursor * ROW_HEIGHT, ROW_HEIGHT)  # only the cursor row looks different
 
     def on_blur(self) -> None:
-        self.refresh()
+        self.refresh_lines(self.cursor * ROW_HEIGHT, ROW_HEIGHT)
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, self.total * ROW_HEIGHT)

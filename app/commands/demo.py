@@ -87,10 +87,14 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(error), REFUSED) from None
     (db.parent / "demo.json").write_text(json.dumps({"db": str(db), **urls}, indent=2))
     try:
-        from app.screens.media import prepare_terminal_images
-        from app.wabox_app import WaboxApp
+        from app.terminal_images import ask_terminal, terminal_asked
 
-        prepare_terminal_images()
+        asking = ask_terminal()
+        try:
+            from app.wabox_app import WaboxApp
+        finally:
+            asking.join()
+        terminal_asked(asking)
         WaboxApp(db, agent=agent, title_note=f"demo · simulator {urls.get('sim')}").run()
     finally:
         _stop(child)

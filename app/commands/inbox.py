@@ -6,6 +6,7 @@ import argparse
 import asyncio
 
 from app.commands._common import CommandError, agent_name, config_from, existing_db, open_store
+from app.terminal_images import ask_terminal, terminal_asked
 from core.agents import TeamError, signed_in
 
 
@@ -22,11 +23,13 @@ async def _check_agent(config, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = existing_db(config_from(args))
-    asyncio.run(_check_agent(config, agent_name(args)))
-    from app.screens.media import prepare_terminal_images
-    from app.wabox_app import WaboxApp  # Textual costs ~0.4 s to import: only when the inbox opens
-
-    prepare_terminal_images()
+    asking = ask_terminal()  # answered while the rest imports
+    try:
+        asyncio.run(_check_agent(config, agent_name(args)))
+        from app.wabox_app import WaboxApp  # Textual costs ~0.3 s to import: only when the inbox opens
+    finally:
+        asking.join()  # the terminal is back in its own mode whatever happens
+    terminal_asked(asking)
     WaboxApp(config.db, agent=agent_name(args), quota=config.monthly_quota, media_dir=config.media_path,
              downloads_dir=config.downloads_dir, notify_command=config.notify_command).run()
     return 0

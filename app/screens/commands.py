@@ -9,7 +9,6 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from core.model import View
-from core.records.service import Records
 from core.views import SearchError
 from widgets.literal import literal
 
@@ -46,6 +45,7 @@ class RecordCommands(Provider):
     async def search(self, query: str) -> Hits:
         from app.screens.inbox import InboxScreen
         from app.screens.records import BUILTIN_LABELS
+        from core.records.service import Records  # not imported before the palette needs it
 
         screen = self.screen
         if not isinstance(screen, InboxScreen):

@@ -28,7 +28,6 @@ from textual.widgets import Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from app import handoff
-from app.screens import record_flows
 from app.screens.confirm import ConfirmScreen
 from app.screens.help import HelpScreen, sections
 from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
@@ -44,7 +43,6 @@ from core.config import DEFAULT_DOWNLOADS
 from core.presence import HEARTBEAT_SECONDS
 from core.inbox import PAGE, Changes, Inbox, OpenThread, ReplyRefused
 from core.model import ChatMessage, MEDIA_TYPES, ThreadStatus, ThreadSummary, View
-from core.records.service import Records
 from core.text import printable
 from core.views import search_problem
 from widgets.composer import ComposeTarget, Composer, ReplyArea
@@ -249,16 +247,16 @@ class InboxScreen(Screen[None]):
             await self.drafts.load()
             self.query_one(ThreadList).mark_drafted(self.drafts.written)
             self._channels_known(await self.inbox.channels())
+            self.views = await self.inbox.views()
+            if self.view is None:  # the agent may have picked one already
+                self.view = self.views[0]
+            await self._load_list()  # the first rows before what the first screen does not show
             self.settings = await self.inbox.settings()
             me = await self.inbox.me()
             if me is not None:
                 self.desk.show_status(me.status)
-            self.views = await self.inbox.views()
-            if self.view is None:  # the agent may have picked one already
-                self.view = self.views[0]
         finally:
             self._ready.set()
-        await self._load_list()
         await self._load_counts()
 
     def _channels_known(self, channels: dict) -> None:
@@ -588,7 +586,7 @@ class InboxScreen(Screen[None]):
         try:  # not a worker (the keys typed next must wait for the picker): the one error policy by hand
             thread = await self.inbox.thread(to)
             quota, rules, templates = await self.inbox.quota(), await self.inbox.rules(to), await self.inbox.templates()
-            consent = await Records(self.inbox.store).consent_problem(to, now)
+            consent = await self._records().consent_problem(to, now)
         except Exception as error:
             self._failed("template", error)
             return
@@ -754,15 +752,24 @@ class InboxScreen(Screen[None]):
 
         self.app.push_screen(RecordsScreen(self.inbox))
 
+    def _records(self):
+        from core.records.service import Records  # imported when first used: not on the first screen's path
+
+        return Records(self.inbox.store)
+
     @job(group="thread-records", exclusive=True)
     async def load_thread_records(self, thread_id: int) -> None:
-        await record_flows.show_thread_records(self, Records(self.inbox.store), thread_id)
+        from app.screens import record_flows
+
+        await record_flows.show_thread_records(self, self._records(), thread_id)
 
     @job(group="link-record", exclusive=True)
     async def action_link_record(self) -> None:
+        from app.screens import record_flows
+
         if self.open_thread is not None:
             thread_id = self.open_thread.id
-            if await record_flows.link_thread(self.app, Records(self.inbox.store), thread_id):
+            if await record_flows.link_thread(self.app, self._records(), thread_id):
                 self.load_thread_records(thread_id)
 
     def action_toggle_contact(self) -> None:

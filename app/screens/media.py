@@ -2,7 +2,7 @@
 protocol or coloured half cells, whichever the terminal speaks), any other file described, with the save key.
 
 The terminal is asked what it can draw when textual-image is imported, which must happen before Textual takes the
-terminal: `prepare_terminal_images()` is called by the commands that open the inbox.
+terminal: app/terminal_images.py does it for the commands that open the inbox.
 """
 
 from __future__ import annotations
@@ -20,10 +20,6 @@ from app.screens.keys import hint
 from core.model import ChatMessage, MessageType
 from widgets.formatting import file_size
 from widgets.literal import literal
-
-
-def prepare_terminal_images() -> None:
-    import textual_image.widget  # noqa: F401  (queries the terminal once, before Textual starts)
 
 
 def describe(message: ChatMessage) -> Content:

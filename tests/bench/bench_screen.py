@@ -324,7 +324,20 @@ def prepared_db(threads: int, messages: int, work: Path) -> Path:
         Path(str(db) + suffix).unlink(missing_ok=True)
     shutil.copyfile(migrated, db)
     os.chmod(db, 0o600)
+    asyncio.run(_sign_up(db))
     return db
+
+
+async def _sign_up(db: Path) -> None:
+    """Only a known agent opens the inbox (issue 10): the bench's agent is added to each copy."""
+    from core.agents import add_agent
+    from core.store import Store
+
+    store = await Store.open(db)
+    try:
+        await add_agent(store, AGENT, now=int(time.time()))
+    finally:
+        await store.close()
 
 
 def main() -> None:

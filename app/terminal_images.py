@@ -1,0 +1,32 @@
+"""What the terminal can draw (Sixel, Kitty's protocol or half cells), asked while the inbox's modules import.
+
+textual-image asks the terminal when it is imported, and a terminal that does not speak Kitty's protocol never
+answers: the question costs its 0.1 s timeout. It must be asked before Textual takes the terminal, so it is asked in a
+thread started first and joined just before the app runs; the question touches only textual-image, PIL and rich,
+which are imported first here so that the two threads never import the same module at once.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+def ask_terminal() -> threading.Thread:
+    import PIL.Image  # noqa: F401
+    import rich.console  # noqa: F401
+
+    def ask() -> None:
+        import textual_image.renderable  # noqa: F401  (queries the terminal once)
+        from textual_image._terminal import get_cell_size
+
+        get_cell_size()  # cached: the widget module's own call is then free
+
+    asking = threading.Thread(target=ask, name="terminal-images", daemon=True)
+    asking.start()
+    return asking
+
+
+def terminal_asked(asking: threading.Thread) -> None:
+    """Before Textual takes the terminal: the answer is in, and the image widget is ready."""
+    asking.join()
+    import textual_image.widget  # noqa: F401
