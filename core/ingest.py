@@ -115,18 +115,19 @@ def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) ->
         return None
     reason = policy.quarantine_reason(m.text) if m.type in _QUARANTINE_CHECKED else None
     error = m.error
-    cursor = db.execute(
+    # One statement, one round trip on PostgreSQL: the new id, and whether an edit or revoke came before it.
+    message_id, changed_before = db.execute(
         "INSERT INTO message(thread_id, channel, wamid, direction, type, raw_type, text, timestamp, context_wamid,"
         " media_id, mime_type, sha256, file_name, quarantined, quarantine_reason, payload, error_code, error_title,"
-        " error_details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " error_details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id,"
+        " EXISTS (SELECT 1 FROM message_change WHERE channel = ? AND original_wamid = ?)",
         (thread_id, m.channel, m.wamid, "in", m.type, m.raw_type, m.text, m.timestamp, m.context_wamid,
          m.media_id, m.mime_type, m.sha256, m.file_name, reason is not None, reason,
          json.dumps(m.payload, ensure_ascii=False), error and error.code, error and error.title,
-         error and error.details),
-    )
-    if db.execute("SELECT 1 FROM message_change WHERE channel = ? AND original_wamid = ? LIMIT 1",
-                  (m.channel, m.wamid)).fetchone():  # an edit or revoke that came before its message
-        _apply_changes(db, cursor.lastrowid, m.channel, m.wamid)
+         error and error.details, m.channel, m.wamid),
+    ).fetchone()
+    if changed_before:
+        _apply_changes(db, message_id, m.channel, m.wamid)
     result.new_messages += 1
     if m.media_id:
         result.media.append(m)
@@ -182,10 +183,11 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> int | None:
     if not wa_id and not bsuids:
         return None
     contact_id = _contact_for(db, m, bsuids)
-    cursor = db.execute(
-        "INSERT INTO thread(channel, wa_id, user_id, contact_id, status, created_at) VALUES (?,?,?,?, 'open', ?)",
-        (m.channel, wa_id, m.customer.user_id or bsuids[-1] if bsuids else None, contact_id, m.timestamp))
-    return cursor.lastrowid
+    return db.execute(
+        "INSERT INTO thread(channel, wa_id, user_id, contact_id, status, created_at) VALUES (?,?,?,?, 'open', ?)"
+        " RETURNING id",
+        (m.channel, wa_id, m.customer.user_id or bsuids[-1] if bsuids else None, contact_id, m.timestamp)
+    ).fetchone()[0]
 
 
 def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -> int:
@@ -208,14 +210,14 @@ def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -
     e164 = phones.wa_id_to_e164(wa_id)  # never an invalid normalisation: None keeps only the raw wa_id
     user_id = user_id or (bsuids[-1] if bsuids else None)
     name = m.customer.name or e164 or wa_id or user_id or ""
-    cursor = db.execute(
-        "INSERT INTO contact(name, wa_id, user_id, e164, created_at) VALUES (?,?,?,?,?)",
-        (name, wa_id, user_id, e164, m.timestamp))
+    contact_id = db.execute(
+        "INSERT INTO contact(name, wa_id, user_id, e164, created_at) VALUES (?,?,?,?,?) RETURNING id",
+        (name, wa_id, user_id, e164, m.timestamp)).fetchone()[0]
     if e164:
-        db.execute("INSERT INTO contact_number(contact_id, e164) VALUES (?, ?) ON CONFLICT DO NOTHING", (cursor.lastrowid, e164))
+        db.execute("INSERT INTO contact_number(contact_id, e164) VALUES (?, ?) ON CONFLICT DO NOTHING", (contact_id, e164))
     db.executemany("INSERT INTO contact_user_id(contact_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                   [(cursor.lastrowid, u) for u in bsuids])
-    return cursor.lastrowid
+                   [(contact_id, u) for u in bsuids])
+    return contact_id
 
 
 def _complete_contact(db: sqlite3.Connection, contact_id: int, m: InboundMessage, bsuids: list[str]) -> None:

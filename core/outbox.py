@@ -1,7 +1,8 @@
 """The outbox sender: claims queued rows with a lease, paces them per number, and records what Meta answered.
 
 Guarantees (see DESIGN.md and the tests in tests/core/test_outbox*.py):
-- Two senders never send one row: a row is claimed in one BEGIN IMMEDIATE transaction with an owner and a lease.
+- Two senders never send one row: a row is claimed in one transaction with an owner and a lease (SQLite: its one
+  writer; PostgreSQL: the claimed rows locked FOR UPDATE SKIP LOCKED, so senders claim side by side).
 - Per-customer order is enqueue order: only the oldest unfinished row of each (channel, recipient) is claimable.
 - A send whose answer was lost (read timeout, a sender killed mid-send) is "in doubt": it is kept as state
   'sending' with no owner until its lease runs out, giving the status webhook — which carries our outbox id in
@@ -155,17 +156,19 @@ class Sender:
             for task in running:
                 task.cancel()
 
-    async def _write(self, fn, *args):
-        """store.write, again after a moment if SQLite says "locked": a reader sharing this connection can hold an
-        old snapshot for an instant, and losing a send's answer to that would make it look in doubt."""
+    async def _write(self, fn, *args, transaction=None):
+        """store.write (or `transaction`), again after a moment if SQLite says "locked": a reader sharing this
+        connection can hold an old snapshot for an instant, and losing a send's answer to that would make it look
+        in doubt."""
+        transaction = transaction or self.store.write
         for attempt in range(5):
             try:
-                return await self.store.write(fn, *args)
+                return await transaction(fn, *args)
             except database_errors() as error:
                 if not is_locked(error):
                     raise
             await self.sleep(0.01 * 2 ** attempt)
-        return await self.store.write(fn, *args)  # the sixth try: a lock that outlasts it is raised
+        return await transaction(fn, *args)  # the sixth try: a lock that outlasts it is raised
 
     # --- claiming -------------------------------------------------------------------------------------------
 
@@ -176,7 +179,8 @@ class Sender:
                 "SELECT phone_number_id FROM channel WHERE health = 'token_invalid'")}
             self._health_read = True
         paused = [channel for channel, until in self.paused.items() if until > now]
-        claimed = await self._write(_claim, self.owner, now, self.lease_seconds, limit, paused, self.probing)
+        claimed = await self._write(_claim, self.owner, now, self.lease_seconds, limit, paused, self.probing,
+                                    self.store.claim_lock, transaction=self.store.claim)
         for row in claimed:
             if row.channel in self.probing:  # the next probe no sooner than a pause from now, whatever this one says
                 self.paused[row.channel] = now + self.backoff.token_pause
@@ -255,17 +259,19 @@ SELECT o.*, m.mime_type AS m_mime, m.file_name AS m_file_name
 FROM outbox o LEFT JOIN message m ON m.id = o.message_id
 WHERE o.id IN (SELECT min(id) FROM outbox WHERE state IN ('queued', 'sending') GROUP BY channel, recipient)
   AND ((o.state = 'queued' AND o.next_attempt_at <= ?) OR (o.state = 'sending' AND o.lease_until < ?))
-ORDER BY o.id
 """
 
 
 def _claim(db: sqlite3.Connection, owner: str, now: float, lease: float, limit: int,
-           paused: list[str], probing: set[str] = frozenset()) -> list[Claimed]:
+           paused: list[str], probing: set[str] = frozenset(), lock: str = "") -> list[Claimed]:
+    sql = _CANDIDATES + "".join(" AND o.channel != ?" for _ in paused) + " ORDER BY o.id"
+    if not probing:  # a probed channel's rows past its first are passed over below, so then all are read
+        sql += f" LIMIT {int(limit)}"
     claimed: list[Claimed] = []
-    for row in db.execute(_CANDIDATES, (now, now)).fetchall():
+    for row in db.execute(sql + lock, (now, now, *paused)).fetchall():
         if len(claimed) >= limit:
             break
-        if row["channel"] in paused or (row["channel"] in probing and any(c.channel == row["channel"] for c in claimed)):
+        if row["channel"] in probing and any(c.channel == row["channel"] for c in claimed):
             continue
         in_doubt = row["state"] == "sending"  # its status webhook would have marked it sent (core/ingest.py)
         db.execute("UPDATE outbox SET state = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1,"

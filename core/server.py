@@ -116,12 +116,9 @@ def _commit_batch(db: sqlite3.Connection, batch: list[_Pending], channels: set[s
                   now: int) -> list[IngestResult]:
     """Every waiting body in one transaction. A body (or event) that raises for a reason of its own costs only
     itself and is kept pending; a transient failure raises out, and the whole transaction rolls back."""
-    results = []
-    for pending in batch:
-        attempt = raw_events.ingest_body(db, pending.events, pending.note, channels, now)
-        raw_events.record(db, pending.raw, attempt, now)
-        results.append(attempt.result)
-    return results
+    attempts = raw_events.ingest_bodies(db, [(p.events, p.note) for p in batch], channels, now)
+    raw_events.record(db, [(p.raw, attempt) for p, attempt in zip(batch, attempts)], now)
+    return [attempt.result for attempt in attempts]
 
 
 class Rejections:

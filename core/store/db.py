@@ -80,6 +80,14 @@ class Store:
         `fn(connection, *args)`, COMMIT — or ROLLBACK if `fn` raises."""
         return await self.run(_in_transaction, fn, *args)
 
+    # Appended to the outbox claim's SELECT (core/outbox.py): nothing on SQLite, whose one writer already keeps
+    # two claimers apart.
+    claim_lock = ""
+
+    async def claim(self, fn: Callable[..., T], *args: Any) -> T:
+        """The transaction in which a sender claims outbox rows: on SQLite a write transaction."""
+        return await self.write(fn, *args)
+
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
         return await self.run(_fetchall, sql, params)
 

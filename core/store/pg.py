@@ -261,6 +261,14 @@ class PgStore(Store):
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(run, self.pool, fn, args, write=True)
 
+    # Each claimer locks the rows it takes and passes over those another is taking, so senders claim side by side.
+    claim_lock = " FOR UPDATE OF o SKIP LOCKED"
+
+    async def claim(self, fn: Callable[..., T], *args: Any) -> T:
+        """Without the write lock: the claim's row locks (`claim_lock`) are all it needs, and senders do not wait
+        for each other or for ingest."""
+        return await asyncio.to_thread(run, self.pool, fn, args, write=False)
+
     @contextlib.asynccontextmanager
     async def one_host(self, name: str, *, retry: float = 5.0) -> AsyncIterator[None]:
         """Waits until this process holds the advisory lock `name`, then runs the body holding it. The lock

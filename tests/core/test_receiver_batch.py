@@ -1,0 +1,47 @@
+"""The receiver's writer commits the bodies that wait together in one transaction (one SAVEPOINT for them all);
+a body that fails to ingest still costs only itself: the others go in, it is kept pending."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from core import webhooks
+from core.server import Writer
+from tests.core.ingest_helpers import CHANNELS
+from tests.core.test_receiver_stores import NOW, POISON, POISON_TRIGGER
+
+# The same real failure inside the database as POISON_TRIGGER, in PostgreSQL's form.
+PG_POISON = [
+    "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " RAISE EXCEPTION 'poisoned by the test'; END $$",
+    f"CREATE TRIGGER poison BEFORE INSERT ON message FOR EACH ROW WHEN (new.wamid = '{POISON}')"
+    " EXECUTE FUNCTION poison()",
+]
+
+
+def body_with(fixtures_dir, wamid: str) -> bytes:
+    body = json.loads((fixtures_dir / "text.json").read_text())
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = wamid
+    return json.dumps(body).encode()
+
+
+async def test_a_body_that_fails_in_a_batch_costs_only_itself(store, fixtures_dir):
+    for sql in PG_POISON if store.dialect == "postgresql" else [POISON_TRIGGER]:
+        await store.write(lambda db, sql=sql: db.execute(sql))
+    writer = Writer(store, CHANNELS, clock=lambda: NOW)
+    writer.start()
+    try:
+        raws = [body_with(fixtures_dir, wamid) for wamid in ("wamid.BEFORE", POISON, "wamid.AFTER")]
+        # Queued before the writer runs, so it takes all three in one transaction.
+        results = await asyncio.gather(*(writer.submit(raw, webhooks.parse(json.loads(raw))) for raw in raws))
+    finally:
+        await writer.stop()
+    assert [r.new_messages for r in results] == [1, 0, 1]
+    assert sorted(r["wamid"] for r in await store.fetchall("SELECT wamid FROM message")) == [
+        "wamid.AFTER", "wamid.BEFORE"]
+    kept = await store.fetchall("SELECT body, state, outcome FROM raw_event ORDER BY id")
+    assert [(bytes(r["body"]), r["state"], r["outcome"]) for r in kept] == [
+        (raws[0], "done", "ok"), (raws[1], "pending", "failed"), (raws[2], "done", "ok")]
+    # The unread counts hold only what went in.
+    assert await store.scalar("SELECT sum(unread) FROM thread") == 2
