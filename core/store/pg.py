@@ -230,7 +230,7 @@ class PgStore(Store):
 
     dialect = "postgresql"
 
-    def __init__(self, pool: ConnectionPool, url: str) -> None:  # noqa: super().__init__ is SQLite's
+    def __init__(self, pool: ConnectionPool, url: str) -> None:  # Store.__init__ is SQLite's: not called
         self.pool = pool
         self.target = url
         self.path = None  # type: ignore[assignment]
