@@ -57,7 +57,7 @@ async def list_threads(store: Store, view: View, *, agent: str, search: str | No
 async def count_threads(store: Store, view: View, *, agent: str, search: str | None = None) -> int:
     clause, params = _filter(view, agent, search, dialect=store.dialect)
     if not (search and search.strip()) and set(view.filters) <= TALLIED:
-        # The triggers' tally (schema._PERF_COUNTS_AND_DIGITS) has a row per group of the columns a view filters
+        # The triggers' tally (schema._PERF_TABLES) has a row per group of the columns a view filters
         # on: the same WHERE over it, summed, is the count, at a cost that does not grow with the threads.
         return int(await store.scalar(f"SELECT coalesce(sum(t.n), 0) FROM thread_tally t WHERE {clause}", params))
     return int(await store.scalar(f"SELECT count(*) FROM thread t WHERE {clause}", params))
