@@ -166,7 +166,7 @@ def search_clause(text: str, *, common: bool = False, dialect: str = "sqlite") -
     params: dict[str, Any] = {"q": query}
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 4 and len(digits) >= len(text.strip()) - 4:  # looks like (part of) a phone number
-        # Digits anywhere in the number: a prefix of one of its tails (schema._PERF_COUNTS_AND_DIGITS), on an index.
+        # Digits anywhere in the number: a prefix of one of its tails (schema._PERF_TABLES), on an index.
         parts.append("t.id IN (SELECT d.thread_id FROM thread_digits d WHERE d.tail >= :digits AND d.tail < :beyond)")
         params.update(digits=digits, beyond=digits + ":")  # ":" sorts right after "9"
     return "(" + " OR ".join(parts) + ")", params

@@ -1,4 +1,4 @@
-"""The sidebar's counts come from a tally the triggers keep (schema._PERF_COUNTS_AND_DIGITS): after any mix of
+"""The sidebar's counts come from a tally the triggers keep (schema._PERF_TABLES): after any mix of
 writes — new threads, closes, reassignments, reads, replies, deletions — every view counts what it lists."""
 
 from __future__ import annotations
