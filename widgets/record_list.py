@@ -18,6 +18,7 @@ from textual.strip import Strip
 from textual.worker import Worker, WorkerState
 
 from core.records.model import Row
+from widgets.cursor_moves import CursorMoves
 from widgets.literal import literal
 
 Loader = Callable[[int, int], Awaitable[list[Row]]]
@@ -25,7 +26,7 @@ PAGE = 100
 KEEP_PAGES = 20
 
 
-class RecordList(ScrollView, can_focus=True):
+class RecordList(CursorMoves, ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"record-list--detail"}
     BINDINGS = [
         Binding("j,down", "cursor_down", "Down", show=False),
@@ -131,26 +132,9 @@ class RecordList(ScrollView, can_focus=True):
             self.scroll_to(y=new - height + 1, animate=False, immediate=True)
         self.refresh()
 
-    def move_to(self, index: int) -> None:
-        self.cursor = max(0, min(index, self.total - 1))
-
-    def action_cursor_down(self) -> None:
-        self.move_to(self.cursor + 1)
-
-    def action_cursor_up(self) -> None:
-        self.move_to(self.cursor - 1)
-
-    def action_first(self) -> None:
-        self.move_to(0)
-
-    def action_last(self) -> None:
-        self.move_to(self.total - 1)
-
-    def action_page_down(self) -> None:
-        self.move_to(self.cursor + max(self.size.height, 1))
-
-    def action_page_up(self) -> None:
-        self.move_to(self.cursor - max(self.size.height, 1))
+    @property
+    def rows_per_page(self) -> int:
+        return max(self.size.height, 1)
 
     def action_open(self) -> None:
         if self.current is not None:

@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from core.model import ThreadStatus, ThreadSummary
 from widgets.formatting import session_left, short_time
+from widgets.cursor_moves import CursorMoves
 from widgets.literal import literal
 
 Loader = Callable[[int, int], Awaitable[list[ThreadSummary]]]
@@ -30,7 +31,7 @@ ROW_HEIGHT = 2
 KEEP_PAGES = 20
 
 
-class ThreadList(ScrollView, can_focus=True):
+class ThreadList(CursorMoves, ScrollView, can_focus=True):
     """Each thread in two rows: who the customer is (name; their number) and on which of our channels, whether the
     thread is closed or the 24-hour session expired (two different things, named apart), the owner and a preview."""
 
@@ -207,26 +208,9 @@ class ThreadList(ScrollView, can_focus=True):
         elif top + ROW_HEIGHT > self.scroll_y + height:
             self.scroll_to(y=top + ROW_HEIGHT - height, animate=False, immediate=True)
 
-    def move_to(self, index: int) -> None:
-        self.cursor = max(0, min(index, self.total - 1))
-
-    def action_cursor_down(self) -> None:
-        self.move_to(self.cursor + 1)
-
-    def action_cursor_up(self) -> None:
-        self.move_to(self.cursor - 1)
-
-    def action_first(self) -> None:
-        self.move_to(0)
-
-    def action_last(self) -> None:
-        self.move_to(self.total - 1)
-
-    def action_page_down(self) -> None:
-        self.move_to(self.cursor + max(self.size.height // ROW_HEIGHT, 1))
-
-    def action_page_up(self) -> None:
-        self.move_to(self.cursor - max(self.size.height // ROW_HEIGHT, 1))
+    @property
+    def rows_per_page(self) -> int:
+        return max(self.size.height // ROW_HEIGHT, 1)
 
     def action_open(self) -> None:
         if self.current is not None:
