@@ -84,8 +84,10 @@ class TeamDesk:
         watching = [a for a in self.present.viewing if a not in self.present.typing]
         if watching:
             parts.append(Content.styled("👁 " + ", ".join(f"@{a}" for a in watching) + " viewing", "yellow"))
-        line.update(Content("  ").join(parts) if parts else Content(""))
-        line.display = bool(parts)
+        text = Content("  ").join(parts) if parts else Content("")
+        if text != line.content or line.display != bool(parts):  # unchanged (most refreshes): no layout, no frame
+            line.update(text, layout=line.display != bool(parts))  # one line: only showing/hiding it lays out
+            line.display = bool(parts)
 
     # ---- collision --------------------------------------------------------------------------------------------
     async def send(self, thread_id: int, target: ComposeTarget, text: str, client_key: str) -> None:

@@ -75,6 +75,15 @@ class OpenThread:
     activity: list[Activity] = ()  # type: ignore[assignment]  # assignments, close/reopen, snooze, among messages
 
 
+# After each wake-up, look again after these pauses: SQLite's log is written (and synced) before the commit is
+# published to readers, so a reader woken by the write can look too early, and one wake-up can stand for several
+# commits (the receiver's raw event, then its message).
+LOOK_AGAIN = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032)
+# While changes keep coming (a burst of webhooks), one look per this many seconds at most: the screen repaints at
+# that pace, not once a commit.
+BUSY_GAP = 0.05
+
+
 class Inbox:
     def __init__(self, store: Store, *, agent: str, clock: Callable[[], float] = time.time,
                  quota: int = 1000) -> None:
@@ -407,13 +416,21 @@ class Inbox:
         return await self.store.last_change_seq()
 
     async def changes(self, poll: float = 0.05, *, since: int | None = None) -> AsyncIterator[Changes]:
-        """Yields what was committed since the last look (or since `since`); the store's data_version (SQLite's
-        PRAGMA, PostgreSQL's LISTEN/NOTIFY) keeps the idle cost at one cheap check."""
+        """Yields what was committed since the last look (or since `since`). The store wakes this the moment
+        anyone commits (SQLite: inotify on its log; PostgreSQL: LISTEN/NOTIFY), or it polls every `poll` s
+        where it cannot; its data_version keeps each look at one cheap check."""
         seq = await self.store.last_change_seq() if since is None else since
         marks = await activity.marks(self.store)
         version = await self.store.data_version()
+        loop = asyncio.get_running_loop()
+        last_yield, again = -BUSY_GAP, ()
         while True:
-            await asyncio.sleep(poll)
+            if again:
+                await asyncio.sleep(again[0])
+                again = again[1:]
+            elif await self.store.changed(poll):
+                again = LOOK_AGAIN
+            await asyncio.sleep(max(0.0, last_yield + BUSY_GAP - loop.time()))
             current = await self.store.data_version()
             newest = await self.store.last_change_seq() if current == version else None
             if current == version and newest == seq:
@@ -426,5 +443,6 @@ class Inbox:
             found = activity.Concerning()
             if kinds - {"presence"}:  # presence alone (viewing / typing) brings no message
                 found, marks = await activity.concerning(self.store, self.agent, marks)
+            last_yield = loop.time()
             yield Changes(thread_ids=frozenset(t for _, t in logged if t is not None), kinds=kinds,
                           new_inbound=tuple(dict.fromkeys(found.mine + found.queue)), seq=seq, concerning=found)

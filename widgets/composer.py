@@ -253,11 +253,13 @@ class Composer(Vertical):
         target = self.target
         look = self._looks()
         status = self.query_one("#composer-status", Static)
-        if self.thread_id is None:
-            text = Content.styled("No thread open", look["dim"])
-        elif target is None:
-            text = Content.styled("Loading…", look["dim"])
-        elif target.note:
+        closed_hint = self.query_one("#composer-closed", Static)
+        if target is None:  # bound, its rules not read yet: the look stays (a new one lays out the screen again)
+            status.update(Content.styled("No thread open" if self.thread_id is None else "Loading…", look["dim"]),
+                          layout=False)
+            closed_hint.update(Content(""), layout=False)  # the last thread's notice is not this one's
+            return
+        if target.note:
             text = Content.assemble(("[note] Internal note", look["note"]),
                                     (" on this thread: agents only  ctrl+o switch", look["dim"]))
         else:
@@ -274,11 +276,11 @@ class Composer(Vertical):
         closed = self.session_closed
         self.set_class(closed, "-session-closed")
         self.set_class(bool(target and target.note), "-note")
-        self.query_one("#composer-closed", Static).update(Content.assemble(
+        closed_hint.update(Content.assemble(
             ("The 24-hour session has expired: only an approved template can be sent. ", look["warning"]),
             "Press t (or r) to pick one, N for an internal note.") if closed else Content(""), layout=False)
         self.area.display = not closed
-        self.query_one("#composer-closed", Static).display = closed
+        closed_hint.display = closed
 
     def _looks(self) -> dict[str, Style]:
         return {name: self.get_visual_style(f"composer--{name}", partial=True)

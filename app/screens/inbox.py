@@ -353,8 +353,10 @@ class InboxScreen(Screen[None]):
         opened = await self.inbox.open_thread(thread_id)
         if opened is not None and thread_id == self.composer.thread_id:
             self._show_open(opened, refresh=False)
-            await self.desk.opened(thread_id)
+            # The highlight follows in the same frame (no wait when the row is loaded): moved after the presence
+            # write, it took back a cursor the agent had moved on meanwhile.
             await self._follow_in_list(opened.thread)
+            await self.desk.opened(thread_id)
 
     @job(group="refresh-thread", exclusive=True)
     async def reload_thread(self, thread_id: int) -> None:
@@ -463,6 +465,7 @@ class InboxScreen(Screen[None]):
         if "view" in changes.kinds or "channel" in changes.kinds:
             self._channels_known(await self.inbox.channels(fresh=True))
         await self._load_list(keep_cursor=True)  # what the agent is looking at first, the counts after
+        await self.wait_for_refresh()  # on screen before the rest (toasts, counts) takes the next frame's time
         if bound is not None and bound in changes.thread_ids:
             self.refresh_thread(bound)
         elif bound is not None and {"record", "contact"} & changes.kinds:  # a link or a record changed elsewhere

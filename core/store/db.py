@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import sys
@@ -15,6 +16,10 @@ import aiosqlite
 
 from core.private import private_dir, private_file
 from core.store.schema import migrate
+from core.store.wake import WalWatch
+
+# A store told of commits (inotify, NOTIFY) still looks this often: a wake-up lost must not mean a change missed.
+NOTIFIED_SAFETY_NET = 1.0
 
 Params = Sequence[Any] | Mapping[str, Any]
 T = TypeVar("T")
@@ -33,6 +38,7 @@ class Store:
         self.db = db
         self.path = path
         self.target: Path | str = path
+        self._watch: WalWatch | None | bool = None  # inotify on the -wal file, started by the first changed()
 
     @property
     def files_dir(self) -> Path:
@@ -66,6 +72,8 @@ class Store:
         return cls(db, path)
 
     async def close(self) -> None:
+        if isinstance(self._watch, WalWatch):
+            self._watch.close()
         await self.db.close()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -103,6 +111,16 @@ class Store:
     async def data_version(self) -> int:
         """Changes when another connection commits (7 µs): the cheap "anything new?" check."""
         return int(await self.scalar("PRAGMA data_version"))
+
+    async def changed(self, poll: float) -> bool:
+        """Returns when someone may have committed: at once through inotify (core/store/wake.py; True), else
+        after NOTIFIED_SAFETY_NET seconds; without inotify, after `poll` seconds (False)."""
+        if self._watch is None:
+            self._watch = WalWatch.start(self.path) or False
+        if self._watch:
+            return await self._watch.wait(NOTIFIED_SAFETY_NET)
+        await asyncio.sleep(poll)
+        return False
 
     @contextlib.asynccontextmanager
     async def one_host(self, name: str) -> AsyncIterator[None]:

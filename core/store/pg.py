@@ -24,7 +24,7 @@ from psycopg.adapt import Dumper
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool
 
-from core.store.db import Store
+from core.store.db import NOTIFIED_SAFETY_NET, Store
 from core.store.schema import MIGRATIONS, script_for
 
 T = TypeVar("T")
@@ -180,8 +180,9 @@ class Listener:
     """A counter that moves when another process commits a change (LISTEN/NOTIFY): the inbox's idle check costs
     no query, and a webhook written on another host reaches it at once."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, wake: Callable[[], None] = lambda: None) -> None:
         self.version = 0
+        self._wake = wake  # called from the listening thread: tells a waiting reader to look now
         self._stop = threading.Event()
         self._conn = psycopg.connect(url, autocommit=True)
         self._conn.execute(f"LISTEN {CHANNEL}")
@@ -193,9 +194,11 @@ class Listener:
             while not self._stop.is_set():
                 for _ in self._conn.notifies(timeout=0.5, stop_after=1):
                     self.version += 1
+                    self._wake()
         except psycopg.Error:
             self.version += 1  # the connection is gone: readers look at the change log once more
             self._stop.set()
+            self._wake()
 
     @property
     def alive(self) -> bool:
@@ -235,6 +238,7 @@ class PgStore(Store):
         self.target = url
         self.path = None  # type: ignore[assignment]
         self._listener: Listener | None = None
+        self._notified: asyncio.Event | None = None  # set by the listener's thread on each NOTIFY
 
     @property
     def files_dir(self) -> Path:
@@ -287,7 +291,23 @@ class PgStore(Store):
         """Moves when anyone commits a change (NOTIFY from change_log's trigger); no query while nothing does."""
         if self._listener is None or not self._listener.alive:
             previous = self._listener
-            self._listener = await asyncio.to_thread(Listener, self.target)
+            if self._notified is None:
+                self._notified = asyncio.Event()
+            loop, notified = asyncio.get_running_loop(), self._notified
+            self._listener = await asyncio.to_thread(Listener, self.target,
+                                                     lambda: loop.call_soon_threadsafe(notified.set))
             if previous is not None:
                 self._listener.version = previous.version + 1
         return self._listener.version
+
+    async def changed(self, poll: float) -> bool:
+        """Returns as soon as a NOTIFY came (True), or after NOTIFIED_SAFETY_NET seconds (False); `poll` is for
+        stores that are not told."""
+        await self.data_version()  # a listener, alive
+        assert self._notified is not None
+        try:
+            await asyncio.wait_for(self._notified.wait(), NOTIFIED_SAFETY_NET)
+        except asyncio.TimeoutError:
+            return False
+        self._notified.clear()
+        return True
