@@ -1,7 +1,8 @@
 """The open thread: messages drawn as lines (Line API), never one widget per message.
 
-2,000 `Static` widgets took ~3 s to mount; this pane lays out only the loaded page of messages into lines once
-per width and draws the visible ones. Scrolling to the top asks for older messages (`OlderWanted`).
+2,000 `Static` widgets took ~3 s to mount; this pane lays out the loaded page of messages into lines once per width
+and draws the visible ones. A thread just opened lays out only its newest two screens (one frame's work); the rest
+of the page when the agent goes up to it. Scrolling to the top of the page asks for older messages (`OlderWanted`).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class ThreadPane(ScrollView, can_focus=True):
         self._starts: list[int] = []  # first line of each message
         self._width = 0
         self._partial = False  # only the newest messages are laid out yet (a thread just opened)
+        self._first = 0  # the oldest message laid out
         self._strips: LRUCache[tuple, Strip] = LRUCache(1024)  # drawn lines, until the next layout
         self._style = Style()
 
@@ -94,13 +96,14 @@ class ThreadPane(ScrollView, can_focus=True):
         self.activity = list(activity)
         self.our_number = our_number
         to_the_end = not same or at_bottom or not keep_selection
-        self._relayout(newest_lines=2 * max(self.size.height, 24) if to_the_end else None)
         ids = [m.id for m in self.messages]
-        self.selected = ids.index(previous_id) if previous_id in ids else len(self.messages) - 1
+        selected = ids.index(previous_id) if previous_id in ids else len(self.messages) - 1
+        self._relayout(newest_lines=self._two_screens() if to_the_end else None)
+        if selected < self._first:  # the agent's message is older than the newest two screens
+            self._relayout()
+        self.selected = selected
         if to_the_end:
             self.scroll_end(animate=False, immediate=True)
-        if self._partial:
-            self.call_after_refresh(self._finish_layout)
 
     def prepend(self, older: list[ChatMessage], *, more_before: bool) -> None:
         """Older messages above the loaded ones; the view stays on what the agent was reading."""
@@ -127,7 +130,7 @@ class ThreadPane(ScrollView, can_focus=True):
     # ---- layout: messages -> lines ----------------------------------------------------------------------------
     def _relayout(self, *, newest_lines: int | None = None) -> None:
         """Messages to lines. With `newest_lines`, only the newest messages that fill that many lines (a thread
-        just opened shows its end: that is one frame's work; _finish_layout does the rest after it is drawn)."""
+        just opened shows its end: that is one frame's work; _lay_out_the_rest does the others when wanted)."""
         width = max(self.scrollable_content_region.width, 20)
         self._width = width
         by_wamid = {m.wamid: m for m in self.messages if m.wamid}
@@ -148,7 +151,7 @@ class ThreadPane(ScrollView, can_focus=True):
             if newest_lines is not None and laid >= newest_lines and index > 0:
                 first = index
                 break
-        self._partial = first > 0
+        self._partial, self._first = first > 0, first
         lines: list[tuple[int, Content]] = []
         starts: list[int] = []
         if self.more_before and not self._partial:
@@ -186,15 +189,17 @@ class ThreadPane(ScrollView, can_focus=True):
                                 (" ──", "dim"))
         return [part.pad_left(2) for part in line.wrap(max(width - 2, 10))]
 
-    def _finish_layout(self) -> None:
-        """The older messages a just-opened thread left out of its first frame, laid out after it."""
+    def _two_screens(self) -> int:
+        return 2 * max(self.size.height, 24)
+
+    def _lay_out_the_rest(self) -> None:
+        """The older messages a just-opened thread left out, laid out when the agent goes up to them; what is on
+        screen stays where it is."""
         if not self._partial:
             return
-        at_bottom = self.scroll_y >= self.max_scroll_y
+        old_height = len(self._lines)
         self._relayout()
-        if at_bottom:
-            self.scroll_end(animate=False, immediate=True)
-        self.selected = self.selected  # the selected message stays in view
+        self.scroll_to(y=self.scroll_y + len(self._lines) - old_height, animate=False, immediate=True)
 
     def _message_lines(self, m: ChatMessage, by_wamid: dict[str, ChatMessage], reactions: list[ChatMessage],
                        width: int) -> list[Content]:
@@ -338,11 +343,13 @@ class ThreadPane(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         if self.scrollable_content_region.width != self._width:  # still partial: only the newest lines again
-            self._relayout(newest_lines=2 * max(self.size.height, 24) if self._partial else None)
+            self._relayout(newest_lines=self._two_screens() if self._partial else None)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if new <= 0 and self.more_before and self.messages and not self._partial:
+        if self._partial and new < self.size.height:  # a screen from the top of what is laid out
+            self.call_later(self._lay_out_the_rest)
+        elif new <= 0 and self.more_before and self.messages and not self._partial:
             self.post_message(self.OlderWanted(self.messages[0].id))
 
     # ---- the selected message ---------------------------------------------------------------------------------
@@ -363,6 +370,8 @@ class ThreadPane(ScrollView, can_focus=True):
 
     def _step(self, delta: int) -> None:
         index = self.selected + delta
+        if index < self._first:
+            self._lay_out_the_rest()
         while 0 <= index < len(self.messages) and self._hidden(index):
             index += delta
         if 0 <= index < len(self.messages):
@@ -383,6 +392,7 @@ class ThreadPane(ScrollView, can_focus=True):
         self._step(-1)
 
     def action_select_first(self) -> None:
+        self._lay_out_the_rest()
         self.selected = 0
 
     def action_select_last(self) -> None:

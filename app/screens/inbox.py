@@ -350,12 +350,14 @@ class InboxScreen(Screen[None]):
 
     @job(group="open-thread", exclusive=True)
     async def load_thread(self, thread_id: int) -> None:
-        opened = await self.inbox.open_thread(thread_id)
+        opened = await self.inbox.open_thread(thread_id, mark_read=False)  # drawn first, marked read after
         if opened is not None and thread_id == self.composer.thread_id:
             self._show_open(opened, refresh=False)
             # The highlight follows in the same frame (no wait when the row is loaded): moved after the presence
             # write, it took back a cursor the agent had moved on meanwhile.
             await self._follow_in_list(opened.thread)
+            if opened.thread.unread:
+                await self.inbox.mark_read(thread_id)  # a write: it may wait for the receiver's commit
             await self.desk.opened(thread_id)
 
     @job(group="refresh-thread", exclusive=True)

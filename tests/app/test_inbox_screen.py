@@ -328,7 +328,15 @@ async def test_a_long_thread_opens_on_its_newest_page_and_loads_older_on_scroll_
         await settle(pilot)
         shown = pane(app)
         assert len(shown.messages) == 200 and shown.more_before
-        assert "older messages: scroll up to load" in "\n".join(line.plain for _, line in shown._lines)
+        laid = "\n".join(line.plain for _, line in shown._lines)
+        assert "older message 435" in laid and "older message 258" not in laid  # the first frame: its end only
+        top = [line.plain.rstrip() for _, line in shown._lines[:shown.size.height]]
+        shown.scroll_home(animate=False, immediate=True)  # up to the top of what is laid out: the page's rest
+        await settle(pilot)
+        assert [shown.render_line(y).text.rstrip() for y in range(shown.size.height)] == top  # the view stays put
+        laid = "\n".join(line.plain for _, line in shown._lines)
+        assert "older message 258" in laid and "older messages: scroll up to load" in laid
+        assert len(shown.messages) == 200
         shown.scroll_home(animate=False, immediate=True)
         await settle(pilot)
         assert len(shown.messages) == 400 and shown.more_before

@@ -118,3 +118,17 @@ async def test_a_thread_bound_while_its_rules_load_never_shows_the_last_threads_
         await pilot.pause()
         text = screen_text(pilot)
         assert "Loading…" in text and "The 24-hour session has expired" not in text
+
+
+async def test_g_goes_to_the_oldest_loaded_message_of_a_thread_just_opened(long_db: Path):
+    app = make_app(long_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "tab")
+        await settle(pilot)
+        pane = app.screen.query_one(ThreadPane)
+        oldest = pane.messages[0].text
+        assert oldest not in screen_text(pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        assert marked(pane) == {oldest} and oldest in screen_text(pilot)
