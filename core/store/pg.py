@@ -294,8 +294,12 @@ class PgStore(Store):
             if self._notified is None:
                 self._notified = asyncio.Event()
             loop, notified = asyncio.get_running_loop(), self._notified
-            self._listener = await asyncio.to_thread(Listener, self.target,
-                                                     lambda: loop.call_soon_threadsafe(notified.set))
+
+            def wake() -> None:
+                with contextlib.suppress(RuntimeError):  # the loop has ended: nobody is waiting
+                    loop.call_soon_threadsafe(notified.set)
+
+            self._listener = await asyncio.to_thread(Listener, self.target, wake)
             if previous is not None:
                 self._listener.version = previous.version + 1
         return self._listener.version

@@ -27,7 +27,8 @@ class WalWatch:
     def __init__(self, fd: int, names: frozenset[bytes]) -> None:
         self._fd, self._names = fd, names
         self._changed = asyncio.Event()
-        asyncio.get_running_loop().add_reader(fd, self._read)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(fd, self._read)
 
     @classmethod
     def start(cls, db: Path) -> "WalWatch | None":
@@ -71,5 +72,6 @@ class WalWatch:
         return True
 
     def close(self) -> None:
-        asyncio.get_running_loop().remove_reader(self._fd)
+        if not self._loop.is_closed():
+            self._loop.remove_reader(self._fd)
         os.close(self._fd)
