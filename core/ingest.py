@@ -18,7 +18,8 @@ import sqlite3
 from core import phones, policy
 from core.model import SESSION_SECONDS, DeliveryStatus, status_moves_forward
 from core.records.merge import merge_contacts
-from core.store.db import log_changes
+from core.store.db import dialect_of, log_changes
+from core.store.schema import MESSAGE_FTS_TEXT
 from core.store.threads import preview_for, refresh_thread_summary
 from core.webhooks import ChannelError, Event, InboundMessage, OtherChange, StatusUpdate
 
@@ -62,12 +63,17 @@ def ingest_many(db: sqlite3.Connection, bodies: list[list[Event]], *, channels: 
     results = []
     changes: list[tuple[str, int | None]] = []
     seen_channels: set[str] = set()
-    for events in bodies:
-        result = IngestResult()
-        mine = _ingest_events(db, events, channels, now, result, seen_channels)
-        result.threads.update(t for kind, t in mine if t is not None)
-        changes += mine
-        results.append(result)
+    search = SearchLater(db)
+    try:
+        for events in bodies:
+            result = IngestResult()
+            mine = _ingest_events(db, events, channels, now, result, seen_channels, search)
+            result.threads.update(t for kind, t in mine if t is not None)
+            changes += mine
+            results.append(result)
+        search.flush()
+    finally:
+        search.close()
     for channel in seen_channels:
         db.execute("UPDATE channel SET last_webhook_at = ? WHERE phone_number_id = ?", (now, channel))
     if changes:
@@ -75,8 +81,35 @@ def ingest_many(db: sqlite3.Connection, bodies: list[list[Event]], *, channels: 
     return results
 
 
+class SearchLater:
+    """New messages go into the search index together, in one statement at the end of the batch, instead of one
+    FTS5 segment each (schema: _SEARCH_IN_BATCHES). The marker row that holds the trigger back lives only inside
+    this batch: close() takes it out whatever happened, so it is never committed."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db, self.ids = db, []
+        self.active = dialect_of(db) == "sqlite"  # PostgreSQL indexes a generated column: nothing to defer
+        if self.active:
+            db.execute("INSERT INTO message_fts_later(id) VALUES (1)")
+
+    def add(self, message_id: int) -> None:
+        if self.active:
+            self.ids.append(message_id)
+
+    def flush(self) -> None:
+        """Index what is waiting: at the end, and before a message's text changes (its FTS row must exist)."""
+        if self.ids:
+            self.db.execute(f"INSERT INTO message_fts(rowid, text) SELECT id, {MESSAGE_FTS_TEXT} FROM message"
+                            " WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(self.ids),))
+            self.ids = []
+
+    def close(self) -> None:
+        if self.active and self.db.in_transaction:  # after some errors SQLite has already rolled it all back
+            self.db.execute("DELETE FROM message_fts_later")
+
+
 def _ingest_events(db: sqlite3.Connection, events: list[Event], channels: set[str] | None, now: int,
-                   result: IngestResult, seen_channels: set[str]) -> list[tuple[str, int | None]]:
+                   result: IngestResult, seen_channels: set[str], search: SearchLater) -> list[tuple[str, int | None]]:
     changes: list[tuple[str, int | None]] = []
     for event in events:
         if isinstance(event, (InboundMessage, StatusUpdate)):
@@ -89,7 +122,7 @@ def _ingest_events(db: sqlite3.Connection, events: list[Event], channels: set[st
                 event = replace(event, timestamp=now)
             # an edit or deletion that names no message is kept as a message of its own: shown, not dropped
             amends = event.type in ("edit", "revoke") and event.original_wamid
-            thread_id = _change(db, event, result) if amends else _inbound(db, event, result)
+            thread_id = _change(db, event, result, search) if amends else _inbound(db, event, result, search)
             if thread_id is not None:
                 changes.append(("message", thread_id))
         elif isinstance(event, StatusUpdate):
@@ -122,7 +155,7 @@ def _channel_error(db: sqlite3.Connection, e: ChannelError, now: int) -> bool:
 # --- inbound messages ------------------------------------------------------------------------------------
 
 
-def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) -> int | None:
+def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult, search: SearchLater) -> int | None:
     if db.execute("SELECT 1 FROM message WHERE channel = ? AND wamid = ?", (m.channel, m.wamid)).fetchone():
         result.duplicates += 1
         return None
@@ -145,8 +178,9 @@ def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) ->
          json.dumps(m.payload, ensure_ascii=False), error and error.code, error and error.title,
          error and error.details, m.channel, m.wamid),
     ).fetchone()
+    search.add(message_id)
     if changed_before:
-        _apply_changes(db, message_id, m.channel, m.wamid)
+        _apply_changes(db, message_id, m.channel, m.wamid, search)
     result.new_messages += 1
     if m.media_id:
         result.media.append(m)
@@ -338,7 +372,7 @@ def _merge_contact(db: sqlite3.Connection, keep: int, gone: int) -> None:
 # --- edits and deletions (coexistence numbers) ------------------------------------------------------------
 
 
-def _change(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) -> int | None:
+def _change(db: sqlite3.Connection, m: InboundMessage, result: IngestResult, search: SearchLater) -> int | None:
     """Keep an edit or revoke, and apply it to its message if that is stored (else when it comes)."""
     cursor = db.execute("INSERT INTO message_change(channel, wamid, original_wamid, kind, text, timestamp)"
                         " VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING", (m.channel, m.wamid, m.original_wamid, m.type, m.text, m.timestamp))
@@ -351,14 +385,15 @@ def _change(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) -> 
     if original is None:
         result.parked += 1
         return None
-    _apply_changes(db, original["id"], m.channel, m.original_wamid)
+    _apply_changes(db, original["id"], m.channel, m.original_wamid, search)
     refresh_thread_summary(db, original["thread_id"])
     return original["thread_id"]
 
 
-def _apply_changes(db: sqlite3.Connection, message_id: int, channel: str, wamid: str) -> None:
+def _apply_changes(db: sqlite3.Connection, message_id: int, channel: str, wamid: str, search: SearchLater) -> None:
     """The customer's newest edit becomes the message's text (every version stays in message_change, the first in
     the payload); a revoke marks it deleted."""
+    search.flush()
     edit = _one(db, "SELECT text, timestamp FROM message_change WHERE channel = ? AND original_wamid = ?"
                     " AND kind = 'edit' ORDER BY timestamp DESC, id DESC LIMIT 1", (channel, wamid))
     if edit is not None:
