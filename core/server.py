@@ -46,7 +46,7 @@ _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 OnCommitted = Callable[[list[InboundMessage]], Awaitable[None]]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     raw: bytes
     events: list[Event] | None  # None: did not parse (kept raw, pending)

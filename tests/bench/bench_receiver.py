@@ -26,9 +26,11 @@ SECONDS = 5.0
 IN_FLIGHT = 64
 
 
-def body(n: int, events: int) -> bytes:
-    messages = [{"from": f"4860{(n * events + i) % 5000:07d}", "id": f"wamid.BENCH-{n}-{i}",
-                 "timestamp": str(1795519200 + n), "type": "text", "text": {"body": f"wiadomość {n}/{i}"}}
+def body(n: int, events: int, since: int = 1795519200) -> bytes:
+    """POST number `n` of a run: `events` messages from 5,000 customers, each run's wamids its own, sent at `since`
+    + n (in the past, and later than any earlier run's: as Meta delivers them)."""
+    messages = [{"from": f"4860{(n * events + i) % 5000:07d}", "id": f"wamid.BENCH-{since}-{n}-{i}",
+                 "timestamp": str(since + n), "type": "text", "text": {"body": f"wiadomość {n}/{i}"}}
                 for i in range(events)]
     contacts = [{"profile": {"name": "Klient"}, "wa_id": m["from"]} for m in messages]
     value = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "48221234567",
@@ -60,7 +62,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def blast(port: int, events_per_post: int, pid: int) -> None:
+async def blast(port: int, events_per_post: int, pid: int, since: int) -> None:
     latencies: list[float] = []
     counter = iter(range(10**9))
     deadline = time.perf_counter() + SECONDS
@@ -68,7 +70,7 @@ async def blast(port: int, events_per_post: int, pid: int) -> None:
     async def worker() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         while time.perf_counter() < deadline:
-            raw = body(next(counter), events_per_post)
+            raw = body(next(counter), events_per_post, since)
             started = time.perf_counter()
             if (status := await _post(reader, writer, raw)) != 200:
                 raise RuntimeError(f"the receiver answered a signed POST {status}")
@@ -94,9 +96,11 @@ def main() -> None:
         receiver.start()
         try:
             # The load generator shares the 2 cores with the receiver, so these figures are a floor.
+            since = int(time.time()) - 1_000_000
             for events in (1, 10):
-                asyncio.run(blast(receiver.port, events, receiver.process.pid))
-            wrk(receiver.port, directory, receiver.process.pid)
+                asyncio.run(blast(receiver.port, events, receiver.process.pid, since))
+                since += 300_000
+            wrk(receiver.port, directory, receiver.process.pid, since)
             healthz(receiver, directory / "wabox.db")
         except Exception:
             print((directory / "serve.log").read_text(errors="replace")[-3000:])
@@ -124,7 +128,7 @@ end
 """
 
 
-def wrk(port: int, directory: Path, pid: int, threads: int = 2) -> None:
+def wrk(port: int, directory: Path, pid: int, since: int, threads: int = 2) -> None:
     """The same 1-event POSTs from an external load generator (`wrk`), at 16 and 64 connections."""
     if shutil.which("wrk") is None:
         print("  wrk: not installed (apt-get install wrk): no external load generator figure")
@@ -132,8 +136,8 @@ def wrk(port: int, directory: Path, pid: int, threads: int = 2) -> None:
     script, bodies = directory / "post.lua", directory / "bodies.tsv"
     script.write_text(WRK_SCRIPT)
     with bodies.open("w") as out:  # more than 5 s can take: a body posted twice would be a cheap duplicate
-        for n in range(2_000_000, 2_000_000 + 80_000):
-            raw = body(n, 1)
+        for n in range(80_000):
+            raw = body(n, 1, since)
             out.write(f"{sign(raw, APP_SECRET)}\t{raw.decode()}\n")
     for connections in (16, 64):
         cpu = cpu_seconds(pid)
