@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -22,6 +23,7 @@ from core.webhooks import sign
 from tests.core.receiver_process import APP_SECRET, ReceiverProcess, free_port, write_config
 
 CHANNEL = "209837465112233"
+CUSTOMERS = 5_000  # the bench's customers: their first messages create 5,000 threads and contacts
 SECONDS = 5.0
 IN_FLIGHT = 64
 
@@ -29,7 +31,7 @@ IN_FLIGHT = 64
 def body(n: int, events: int, since: int = 1795519200) -> bytes:
     """POST number `n` of a run: `events` messages from 5,000 customers, each run's wamids its own, sent at `since`
     + n (in the past, and later than any earlier run's: as Meta delivers them)."""
-    messages = [{"from": f"4860{(n * events + i) % 5000:07d}", "id": f"wamid.BENCH-{since}-{n}-{i}",
+    messages = [{"from": f"4860{(n * events + i) % CUSTOMERS:07d}", "id": f"wamid.BENCH-{since}-{n}-{i}",
                  "timestamp": str(since + n), "type": "text", "text": {"body": f"wiadomość {n}/{i}"}}
                 for i in range(events)]
     contacts = [{"profile": {"name": "Klient"}, "wa_id": m["from"]} for m in messages]
@@ -62,15 +64,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def blast(port: int, events_per_post: int, pid: int, since: int) -> None:
+async def blast(port: int, events_per_post: int, pid: int, since: int, posts: int | None = None,
+                label: str = "") -> None:
+    """POSTs from IN_FLIGHT connections for SECONDS (or until `posts` were sent)."""
     latencies: list[float] = []
-    counter = iter(range(10**9))
+    counter = iter(range(10**9 if posts is None else posts))
     deadline = time.perf_counter() + SECONDS
 
     async def worker() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while time.perf_counter() < deadline:
-            raw = body(next(counter), events_per_post, since)
+        while time.perf_counter() < deadline and (n := next(counter, None)) is not None:
+            raw = body(n, events_per_post, since)
             started = time.perf_counter()
             if (status := await _post(reader, writer, raw)) != 200:
                 raise RuntimeError(f"the receiver answered a signed POST {status}")
@@ -82,7 +86,7 @@ async def blast(port: int, events_per_post: int, pid: int, since: int) -> None:
     elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
     latencies.sort()
     posts = len(latencies)
-    print(f"  {events_per_post:>2} event(s)/POST: {posts / elapsed:7.0f} POSTs/s = {posts * events_per_post / elapsed:7.0f}"
+    print(f"  {events_per_post:>2} event(s)/POST{label}: {posts / elapsed:7.0f} POSTs/s = {posts * events_per_post / elapsed:7.0f}"
           f" events/s   p50 {statistics.median(latencies) * 1000:6.1f} ms   p99 {latencies[int(posts * 0.99)] * 1000:6.1f} ms"
           f"   CPU {cpu / (posts * events_per_post) * 1000:.3f} ms/event   ({posts} POSTs, {IN_FLIGHT} in flight,"
           " synchronous=FULL)")
@@ -97,6 +101,11 @@ def main() -> None:
         try:
             # The load generator shares the 2 cores with the receiver, so these figures are a floor.
             since = int(time.time()) - 1_000_000
+            # Each customer's first message creates their thread and contact (several times the work of a message
+            # in a known thread): measured on its own, then the steady state, where nearly every message is.
+            asyncio.run(blast(receiver.port, 1, receiver.process.pid, since, posts=CUSTOMERS,
+                              label=f", {CUSTOMERS:,} new customers"))
+            since += 100_000
             for events in (1, 10):
                 asyncio.run(blast(receiver.port, events, receiver.process.pid, since))
                 since += 300_000
@@ -147,7 +156,7 @@ def wrk(port: int, directory: Path, pid: int, since: int, threads: int = 2) -> N
         cpu = cpu_seconds(pid) - cpu
         requests = int(result.split(" requests in ")[0].split()[-1])
         rate = float(result.split("Requests/sec:")[1].split()[0])
-        p99 = result.split("99%")[1].split()[0] if "99%" in result else "?"
+        p99 = match[1] if (match := re.search(r"^\s*99%\s+(\S+)", result, re.M)) else "?"
         errors = "" if "Non-2xx" not in result else "  " + result.split("Non-2xx")[1].splitlines()[0].strip()
         print(f"  wrk, 1 event/POST, {connections} connections: {rate:7.0f} events/s   p99 {p99}"
               f"   CPU {cpu / max(requests, 1) * 1000:.3f} ms/event{errors}")
