@@ -164,7 +164,7 @@ def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult, se
         result.unattributed += 1
         log.warning("message %r names no customer (no from, from_user_id or BSUID): kept raw only", m.wamid)
         return None
-    thread_id, last_message_at = thread
+    thread_id, last_message_at, status = thread
     reason = policy.quarantine_reason(m.text) if m.type in _QUARANTINE_CHECKED else None
     error = m.error
     # One statement, one round trip on PostgreSQL: the new id, and whether an edit or revoke came before it.
@@ -186,9 +186,10 @@ def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult, se
         result.media.append(m)
     if m.type == "reaction":
         return thread_id  # a reaction shows on its message; it neither reopens nor counts as unread
-    # The usual case: a customer's message newer than anything in the thread. Its summary is this message, so one
-    # UPDATE does what the general path below does in three (and a read).
-    if (not changed_before and m.type not in _NOT_SESSION
+    # The usual case: a customer's message newer than anything in an open thread. Its summary is this message, so
+    # one UPDATE does what the general path below does in three (and a read). A closed thread goes the general way:
+    # its reopening is queued at the thread's last message before this one (thread_queued_reopened reads it).
+    if (not changed_before and status == "open" and m.type not in _NOT_SESSION
             and (last_message_at is None or m.timestamp > last_message_at)):
         preview = f"Quarantined message ({reason})" if reason else preview_for(m.type, m.text, m.raw_type,
                                                                                 m.file_name)[:500]
@@ -221,24 +222,24 @@ def _bsuids(m: InboundMessage) -> list[str]:
     return list(dict.fromkeys(u for u in found if u))
 
 
-def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> tuple[int, int | None] | None:
-    """(id, last_message_at) of the thread for (channel, customer), created (with its contact) on the customer's
-    first message; None when the message names nobody (no number, no BSUID): better in no thread than in a made-up
-    "Unknown" one."""
+def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> tuple[int, int | None, str] | None:
+    """(id, last_message_at, status) of the thread for (channel, customer), created (with its contact) on the
+    customer's first message; None when the message names nobody (no number, no BSUID): better in no thread than in
+    a made-up "Unknown" one."""
     wa_id, bsuids = m.customer.wa_id, _bsuids(m)
     marks = ",".join("?" * len(bsuids))
     row = None
     if wa_id:
-        row = _one(db, "SELECT id, contact_id, wa_id, user_id, last_message_at FROM thread WHERE channel = ? AND wa_id = ?",
-                   (m.channel, wa_id))
+        row = _one(db, "SELECT id, contact_id, wa_id, user_id, last_message_at, status FROM thread"
+                       " WHERE channel = ? AND wa_id = ?", (m.channel, wa_id))
     if row is None and bsuids:
-        row = _one(db, f"SELECT id, contact_id, wa_id, user_id, last_message_at FROM thread WHERE channel = ?"
+        row = _one(db, f"SELECT id, contact_id, wa_id, user_id, last_message_at, status FROM thread WHERE channel = ?"
                        f" AND user_id IN ({marks}) ORDER BY wa_id IS NULL, id LIMIT 1", (m.channel, *bsuids))
     if row is None and bsuids:
         # A BSUID the customer had before (they rotate): the thread of the contact that had it on this number.
         # With a number, only a thread that has none yet: another number is another thread (number change).
-        row = _one(db, f"SELECT t.id, t.contact_id, t.wa_id, t.user_id, t.last_message_at FROM contact_user_id k"
-                       f" JOIN thread t ON t.contact_id = k.contact_id"
+        row = _one(db, f"SELECT t.id, t.contact_id, t.wa_id, t.user_id, t.last_message_at, t.status"
+                       f" FROM contact_user_id k JOIN thread t ON t.contact_id = k.contact_id"
                        f" WHERE t.channel = ? AND k.user_id IN ({marks}) AND (? IS NULL OR t.wa_id IS NULL)"
                        " ORDER BY t.last_message_at DESC, t.id LIMIT 1", (m.channel, *bsuids, wa_id))
     if row is not None:
@@ -248,7 +249,7 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> tuple[int, int | N
             db.execute("UPDATE thread SET user_id = coalesce(user_id, ?) WHERE id = ?", (m.customer.user_id, row["id"]))
         if row["contact_id"]:
             _complete_contact(db, row["contact_id"], m, bsuids)
-        return row["id"], row["last_message_at"]
+        return row["id"], row["last_message_at"], row["status"]
     if not wa_id and not bsuids:
         return None
     contact_id = _contact_for(db, m, bsuids)
@@ -256,7 +257,7 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> tuple[int, int | N
         "INSERT INTO thread(channel, wa_id, user_id, contact_id, status, created_at) VALUES (?,?,?,?, 'open', ?)"
         " RETURNING id",
         (m.channel, wa_id, m.customer.user_id or bsuids[-1] if bsuids else None, contact_id, m.timestamp)
-    ).fetchone()[0], None
+    ).fetchone()[0], None, "open"
 
 
 def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -> int:

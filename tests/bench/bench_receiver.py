@@ -101,8 +101,9 @@ async def blast(port: int, events_per_post: int, pid: int, since: int, posts: in
     if posts is None and next(made, None) is None:
         label += f" (all {len(latencies)} bodies sent before {SECONDS:g} s)"
     posts = len(latencies)
-    print(f"  {events_per_post:>2} event(s)/POST{label}: {posts / elapsed:7.0f} POSTs/s = {posts * events_per_post / elapsed:7.0f}"
-          f" events/s   p50 {statistics.median(latencies) * 1000:6.1f} ms   p99 {latencies[int(posts * 0.99)] * 1000:6.1f} ms"
+    print(f"  {events_per_post:>2} event(s)/POST{label}: {posts / elapsed:7.0f} POSTs/s ="
+          f" {posts * events_per_post / elapsed:7.0f} events/s   p50 {statistics.median(latencies) * 1000:6.1f} ms"
+          f"   p99 {latencies[int(posts * 0.99)] * 1000:6.1f} ms"
           f"   CPU {cpu / (posts * events_per_post) * 1000:.3f} ms/event   ({posts} POSTs, {IN_FLIGHT} in flight,"
           " synchronous=FULL)")
 
