@@ -245,8 +245,9 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> tuple[int, int | N
     if row is not None:
         if wa_id and row["wa_id"] is None:  # a customer first seen by BSUID only now shows a number
             db.execute("UPDATE thread SET wa_id = ? WHERE id = ? AND wa_id IS NULL", (wa_id, row["id"]))
-        if m.customer.user_id and row["user_id"] is None:
-            db.execute("UPDATE thread SET user_id = coalesce(user_id, ?) WHERE id = ?", (m.customer.user_id, row["id"]))
+        if bsuids and row["user_id"] is None:  # the BSUID a new thread would have been given: same in any order
+            db.execute("UPDATE thread SET user_id = coalesce(user_id, ?) WHERE id = ?",
+                       (m.customer.user_id or bsuids[-1], row["id"]))
         if row["contact_id"]:
             _complete_contact(db, row["contact_id"], m, bsuids)
         return row["id"], row["last_message_at"], row["status"]
