@@ -39,6 +39,7 @@ class _HeaderDeadline(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = _CoalescedWrites(transport, self.loop)  # type: ignore[assignment]
         self._arm()
 
     def on_message_begin(self) -> None:
@@ -68,6 +69,35 @@ class _HeaderDeadline(HttpToolsProtocol):
             self.transport.close()
 
 
+class _CoalescedWrites:
+    """The connection's transport, with the writes of one event-loop turn sent as one: uvicorn writes a response's
+    head and its body separately, two send() calls (and two packets) for a two-byte "ok"."""
+
+    __slots__ = ("_transport", "_loop", "_parts")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop = transport, loop
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._parts:
+            self._loop.call_soon(self._flush)
+        self._parts.append(data)
+
+    def _flush(self) -> None:
+        if self._parts:
+            data, self._parts = b"".join(self._parts), []
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()  # what was written goes out before the connection ends
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 @contextlib.asynccontextmanager
 async def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning",
                      limits: Limits = Limits()) -> AsyncIterator[int]:
@@ -76,7 +106,7 @@ async def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0, *, log_le
     uvicorn logs through the root logger (log_config=None), so the process's formatter escapes its lines too."""
     protocol = type("HttpWithHeaderDeadline", (_HeaderDeadline,), {"header_timeout": limits.header_timeout})
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, log_config=None, access_log=False,
-                            lifespan="on", http=protocol, timeout_graceful_shutdown=5,
+                            lifespan="on", http=protocol, timeout_graceful_shutdown=5, proxy_headers=False,
                             timeout_keep_alive=limits.keep_alive, limit_concurrency=limits.max_connections)
     server = _EmbeddedServer(config)
     task = asyncio.create_task(server.serve())

@@ -18,8 +18,9 @@ import sqlite3
 from core import phones, policy
 from core.model import SESSION_SECONDS, DeliveryStatus, status_moves_forward
 from core.records.merge import merge_contacts
-from core.store.db import log_changes
-from core.store.threads import refresh_thread_summary
+from core.store.db import dialect_of, log_changes
+from core.store.schema import MESSAGE_FTS_TEXT
+from core.store.threads import preview_for, refresh_thread_summary
 from core.webhooks import ChannelError, Event, InboundMessage, OtherChange, StatusUpdate
 
 log = logging.getLogger("wabox.ingest")
@@ -52,9 +53,64 @@ class IngestResult:
 
 def ingest(db: sqlite3.Connection, events: list[Event], *, channels: set[str] | None, now: int) -> IngestResult:
     """Store `events`; `channels` are the phone_number_ids we serve (None: accept all)."""
-    result = IngestResult()
+    return ingest_many(db, [events], channels=channels, now=now)[0]
+
+
+def ingest_many(db: sqlite3.Connection, bodies: list[list[Event]], *, channels: set[str] | None,
+                now: int) -> list[IngestResult]:
+    """ingest() of each body's events in turn, with one channel stamp and one change-log write for them all (the
+    receiver's group commit: fewer statements a webhook)."""
+    results = []
     changes: list[tuple[str, int | None]] = []
     seen_channels: set[str] = set()
+    search = SearchLater(db)
+    try:
+        for events in bodies:
+            result = IngestResult()
+            mine = _ingest_events(db, events, channels, now, result, seen_channels, search)
+            result.threads.update(t for kind, t in mine if t is not None)
+            changes += mine
+            results.append(result)
+        search.flush()
+    finally:
+        search.close()
+    for channel in seen_channels:
+        db.execute("UPDATE channel SET last_webhook_at = ? WHERE phone_number_id = ?", (now, channel))
+    if changes:
+        log_changes(db, dict.fromkeys(changes), at=now)
+    return results
+
+
+class SearchLater:
+    """New messages go into the search index together, in one statement at the end of the batch, instead of one
+    FTS5 segment each (schema: _SEARCH_IN_BATCHES). The marker row that holds the trigger back lives only inside
+    this batch: close() takes it out whatever happened, so it is never committed."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db, self.ids = db, []
+        self.active = dialect_of(db) == "sqlite"  # PostgreSQL indexes a generated column: nothing to defer
+        if self.active:
+            db.execute("INSERT INTO message_fts_later(id) VALUES (1)")
+
+    def add(self, message_id: int) -> None:
+        if self.active:
+            self.ids.append(message_id)
+
+    def flush(self) -> None:
+        """Index what is waiting: at the end, and before a message's text changes (its FTS row must exist)."""
+        if self.ids:
+            self.db.execute(f"INSERT INTO message_fts(rowid, text) SELECT id, {MESSAGE_FTS_TEXT} FROM message"
+                            " WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(self.ids),))
+            self.ids = []
+
+    def close(self) -> None:
+        if self.active and self.db.in_transaction:  # after some errors SQLite has already rolled it all back
+            self.db.execute("DELETE FROM message_fts_later")
+
+
+def _ingest_events(db: sqlite3.Connection, events: list[Event], channels: set[str] | None, now: int,
+                   result: IngestResult, seen_channels: set[str], search: SearchLater) -> list[tuple[str, int | None]]:
+    changes: list[tuple[str, int | None]] = []
     for event in events:
         if isinstance(event, (InboundMessage, StatusUpdate)):
             if channels is not None and event.channel not in channels:
@@ -66,7 +122,7 @@ def ingest(db: sqlite3.Connection, events: list[Event], *, channels: set[str] | 
                 event = replace(event, timestamp=now)
             # an edit or deletion that names no message is kept as a message of its own: shown, not dropped
             amends = event.type in ("edit", "revoke") and event.original_wamid
-            thread_id = _change(db, event, result) if amends else _inbound(db, event, result)
+            thread_id = _change(db, event, result, search) if amends else _inbound(db, event, result, search)
             if thread_id is not None:
                 changes.append(("message", thread_id))
         elif isinstance(event, StatusUpdate):
@@ -80,12 +136,7 @@ def ingest(db: sqlite3.Connection, events: list[Event], *, channels: set[str] | 
             log.info("webhook field %r for WABA %s kept raw", event.field, event.waba_id)
             if event.field.startswith("message_template"):
                 changes.append(("template", None))
-    for channel in seen_channels:
-        db.execute("UPDATE channel SET last_webhook_at = ? WHERE phone_number_id = ?", (now, channel))
-    if changes:
-        log_changes(db, dict.fromkeys(changes), at=now)
-    result.threads.update(t for kind, t in changes if t is not None)
-    return result
+    return changes
 
 
 def _channel_error(db: sqlite3.Connection, e: ChannelError, now: int) -> bool:
@@ -104,15 +155,16 @@ def _channel_error(db: sqlite3.Connection, e: ChannelError, now: int) -> bool:
 # --- inbound messages ------------------------------------------------------------------------------------
 
 
-def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) -> int | None:
+def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult, search: SearchLater) -> int | None:
     if db.execute("SELECT 1 FROM message WHERE channel = ? AND wamid = ?", (m.channel, m.wamid)).fetchone():
         result.duplicates += 1
         return None
-    thread_id = _thread_for(db, m)
-    if thread_id is None:
+    thread = _thread_for(db, m)
+    if thread is None:
         result.unattributed += 1
         log.warning("message %r names no customer (no from, from_user_id or BSUID): kept raw only", m.wamid)
         return None
+    thread_id, last_message_at, status = thread
     reason = policy.quarantine_reason(m.text) if m.type in _QUARANTINE_CHECKED else None
     error = m.error
     # One statement, one round trip on PostgreSQL: the new id, and whether an edit or revoke came before it.
@@ -126,13 +178,28 @@ def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) ->
          json.dumps(m.payload, ensure_ascii=False), error and error.code, error and error.title,
          error and error.details, m.channel, m.wamid),
     ).fetchone()
+    search.add(message_id)
     if changed_before:
-        _apply_changes(db, message_id, m.channel, m.wamid)
+        _apply_changes(db, message_id, m.channel, m.wamid, search)
     result.new_messages += 1
     if m.media_id:
         result.media.append(m)
     if m.type == "reaction":
         return thread_id  # a reaction shows on its message; it neither reopens nor counts as unread
+    # The usual case: a customer's message newer than anything in an open thread. Its summary is this message, so
+    # one UPDATE does what the general path below does in three (and a read). A closed thread goes the general way:
+    # its reopening is queued at the thread's last message before this one (thread_queued_reopened reads it).
+    if (not changed_before and status == "open" and m.type not in _NOT_SESSION
+            and (last_message_at is None or m.timestamp > last_message_at)):
+        preview = f"Quarantined message ({reason})" if reason else preview_for(m.type, m.text, m.raw_type,
+                                                                                m.file_name)[:500]
+        db.execute(f"UPDATE thread SET unread = unread + 1, status = 'open', closed_at = NULL,"
+                   f" has_attachment = CASE WHEN :media = 1 THEN 1 ELSE has_attachment END,"
+                   f" last_inbound_at = {_SESSION_ANCHOR}, last_message_at = :at, last_direction = 'in',"
+                   f" preview = :preview WHERE id = :t",
+                   {"media": m.media_id is not None, "t": thread_id, "day": SESSION_SECONDS, "at": m.timestamp,
+                    "preview": preview})
+        return thread_id
     db.execute("UPDATE thread SET unread = unread + 1, status = 'open', closed_at = NULL,"
                " has_attachment = CASE WHEN :media = 1 THEN 1 ELSE has_attachment END WHERE id = :id",
                {"media": m.media_id is not None, "id": thread_id})
@@ -155,31 +222,35 @@ def _bsuids(m: InboundMessage) -> list[str]:
     return list(dict.fromkeys(u for u in found if u))
 
 
-def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> int | None:
-    """The thread for (channel, customer), created (with its contact) on the customer's first message; None when
-    the message names nobody (no number, no BSUID): better in no thread than in a made-up "Unknown" one."""
+def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> tuple[int, int | None, str] | None:
+    """(id, last_message_at, status) of the thread for (channel, customer), created (with its contact) on the
+    customer's first message; None when the message names nobody (no number, no BSUID): better in no thread than in
+    a made-up "Unknown" one."""
     wa_id, bsuids = m.customer.wa_id, _bsuids(m)
     marks = ",".join("?" * len(bsuids))
     row = None
     if wa_id:
-        row = _one(db, "SELECT id, contact_id FROM thread WHERE channel = ? AND wa_id = ?", (m.channel, wa_id))
+        row = _one(db, "SELECT id, contact_id, wa_id, user_id, last_message_at, status FROM thread"
+                       " WHERE channel = ? AND wa_id = ?", (m.channel, wa_id))
     if row is None and bsuids:
-        row = _one(db, f"SELECT id, contact_id FROM thread WHERE channel = ? AND user_id IN ({marks})"
-                       " ORDER BY wa_id IS NULL, id LIMIT 1", (m.channel, *bsuids))
+        row = _one(db, f"SELECT id, contact_id, wa_id, user_id, last_message_at, status FROM thread WHERE channel = ?"
+                       f" AND user_id IN ({marks}) ORDER BY wa_id IS NULL, id LIMIT 1", (m.channel, *bsuids))
     if row is None and bsuids:
         # A BSUID the customer had before (they rotate): the thread of the contact that had it on this number.
         # With a number, only a thread that has none yet: another number is another thread (number change).
-        row = _one(db, f"SELECT t.id, t.contact_id FROM contact_user_id k JOIN thread t ON t.contact_id = k.contact_id"
+        row = _one(db, f"SELECT t.id, t.contact_id, t.wa_id, t.user_id, t.last_message_at, t.status"
+                       f" FROM contact_user_id k JOIN thread t ON t.contact_id = k.contact_id"
                        f" WHERE t.channel = ? AND k.user_id IN ({marks}) AND (? IS NULL OR t.wa_id IS NULL)"
                        " ORDER BY t.last_message_at DESC, t.id LIMIT 1", (m.channel, *bsuids, wa_id))
     if row is not None:
-        if wa_id:  # a customer first seen by BSUID only now shows a number
+        if wa_id and row["wa_id"] is None:  # a customer first seen by BSUID only now shows a number
             db.execute("UPDATE thread SET wa_id = ? WHERE id = ? AND wa_id IS NULL", (wa_id, row["id"]))
-        if m.customer.user_id:
-            db.execute("UPDATE thread SET user_id = coalesce(user_id, ?) WHERE id = ?", (m.customer.user_id, row["id"]))
+        if bsuids and row["user_id"] is None:  # the BSUID a new thread would have been given: same in any order
+            db.execute("UPDATE thread SET user_id = coalesce(user_id, ?) WHERE id = ?",
+                       (m.customer.user_id or bsuids[-1], row["id"]))
         if row["contact_id"]:
             _complete_contact(db, row["contact_id"], m, bsuids)
-        return row["id"]
+        return row["id"], row["last_message_at"], row["status"]
     if not wa_id and not bsuids:
         return None
     contact_id = _contact_for(db, m, bsuids)
@@ -187,7 +258,7 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> int | None:
         "INSERT INTO thread(channel, wa_id, user_id, contact_id, status, created_at) VALUES (?,?,?,?, 'open', ?)"
         " RETURNING id",
         (m.channel, wa_id, m.customer.user_id or bsuids[-1] if bsuids else None, contact_id, m.timestamp)
-    ).fetchone()[0]
+    ).fetchone()[0], None, "open"
 
 
 def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -> int:
@@ -237,8 +308,9 @@ def _complete_contact(db: sqlite3.Connection, contact_id: int, m: InboundMessage
     named_after_id = not known["name"] or known["name"] in (known["wa_id"], known["user_id"], known["e164"])
     if m.customer.name and named_after_id:  # a contact first named after an identifier takes the profile name
         db.execute("UPDATE contact SET name = ? WHERE id = ?", (m.customer.name, contact_id))
-    db.executemany("INSERT INTO contact_user_id(contact_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                   [(contact_id, u) for u in bsuids])
+    if bsuids:
+        db.executemany("INSERT INTO contact_user_id(contact_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                       [(contact_id, u) for u in bsuids])
 
 
 def _customer_changed_number(db: sqlite3.Connection, thread_id: int, m: InboundMessage) -> None:
@@ -302,7 +374,7 @@ def _merge_contact(db: sqlite3.Connection, keep: int, gone: int) -> None:
 # --- edits and deletions (coexistence numbers) ------------------------------------------------------------
 
 
-def _change(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) -> int | None:
+def _change(db: sqlite3.Connection, m: InboundMessage, result: IngestResult, search: SearchLater) -> int | None:
     """Keep an edit or revoke, and apply it to its message if that is stored (else when it comes)."""
     cursor = db.execute("INSERT INTO message_change(channel, wamid, original_wamid, kind, text, timestamp)"
                         " VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING", (m.channel, m.wamid, m.original_wamid, m.type, m.text, m.timestamp))
@@ -315,14 +387,15 @@ def _change(db: sqlite3.Connection, m: InboundMessage, result: IngestResult) -> 
     if original is None:
         result.parked += 1
         return None
-    _apply_changes(db, original["id"], m.channel, m.original_wamid)
+    _apply_changes(db, original["id"], m.channel, m.original_wamid, search)
     refresh_thread_summary(db, original["thread_id"])
     return original["thread_id"]
 
 
-def _apply_changes(db: sqlite3.Connection, message_id: int, channel: str, wamid: str) -> None:
+def _apply_changes(db: sqlite3.Connection, message_id: int, channel: str, wamid: str, search: SearchLater) -> None:
     """The customer's newest edit becomes the message's text (every version stays in message_change, the first in
     the payload); a revoke marks it deleted."""
+    search.flush()
     edit = _one(db, "SELECT text, timestamp FROM message_change WHERE channel = ? AND original_wamid = ?"
                     " AND kind = 'edit' ORDER BY timestamp DESC, id DESC LIMIT 1", (channel, wamid))
     if edit is not None:
@@ -417,15 +490,18 @@ def refresh_session(db: sqlite3.Connection, thread_id: int) -> None:
     composer turns to templates at once. A customer message after the refusal opens a new session as usual."""
     # The WHERE terms repeat the partial indexes' (schema: message_session_opener / _shut) word for word, so each
     # max() is one index step, not a walk through a long thread.
-    db.execute("""
-        UPDATE thread SET last_inbound_at = (
-            SELECT CASE WHEN shut.at IS NOT NULL AND opened.at > shut.at - :day AND opened.at <= shut.at
-                        THEN shut.at - :day ELSE opened.at END
-            FROM (SELECT max(timestamp) AS at FROM message WHERE thread_id = :t
-                  AND direction = 'in' AND type NOT IN ('reaction', 'system', 'unsupported')) AS opened,
-                 (SELECT max(status_at) AS at FROM message WHERE thread_id = :t
-                  AND direction = 'out' AND status = 'failed' AND error_code = 131047) AS shut)
-        WHERE id = :t""", {"t": thread_id, "day": SESSION_SECONDS})
+    db.execute(f"UPDATE thread SET last_inbound_at = {_SESSION_ANCHOR} WHERE id = :t",
+               {"t": thread_id, "day": SESSION_SECONDS})
+
+
+# The thread's session anchor (see refresh_session) for thread :t, a day being :day seconds.
+_SESSION_ANCHOR = """(
+    SELECT CASE WHEN shut.at IS NOT NULL AND opened.at > shut.at - :day AND opened.at <= shut.at
+                THEN shut.at - :day ELSE opened.at END
+    FROM (SELECT max(timestamp) AS at FROM message WHERE thread_id = :t
+          AND direction = 'in' AND type NOT IN ('reaction', 'system', 'unsupported')) AS opened,
+         (SELECT max(status_at) AS at FROM message WHERE thread_id = :t
+          AND direction = 'out' AND status = 'failed' AND error_code = 131047) AS shut)"""
 
 
 def _one(db: sqlite3.Connection, sql: str, params) -> sqlite3.Row | None:

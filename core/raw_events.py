@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from core import webhooks
-from core.ingest import IngestResult, ingest
+from core.ingest import IngestResult, ingest, ingest_many
 from core.store.db import Store, is_transient
 from core.webhooks import Event
 
@@ -89,7 +89,9 @@ def ingest_bodies(db: sqlite3.Connection, bodies: list[tuple[list[Event] | None,
     body that raises still costs only itself. A transient failure is raised."""
     db.execute("SAVEPOINT ingest_batch")
     try:
-        totals = [None if events is None else ingest(db, events, channels=channels, now=now) for events, _ in bodies]
+        parsed = iter(ingest_many(db, [events for events, _ in bodies if events is not None], channels=channels,
+                                  now=now))
+        totals = [None if events is None else next(parsed) for events, _ in bodies]
     except Exception as error:
         if is_transient(error):
             raise

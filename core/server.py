@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from core import raw_events, webhooks
 from core.ingest import IngestResult
@@ -45,7 +46,7 @@ _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 OnCommitted = Callable[[list[InboundMessage]], Awaitable[None]]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     raw: bytes
     events: list[Event] | None  # None: did not parse (kept raw, pending)
@@ -175,11 +176,6 @@ class _BodyBudget:
         self.used -= size
 
 
-def _refuse(status: int, text: str) -> Response:
-    # Closing the connection stops a client that is still sending a body we will not read.
-    return PlainTextResponse(text, status_code=status, headers={"Connection": "close"})
-
-
 def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: str, channels: set[str] | None,
                     clock: Callable[[], float] = time.time, on_committed: OnCommitted | None = None,
                     read_timeout: float = READ_TIMEOUT_SECONDS,
@@ -206,53 +202,63 @@ def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: st
             return PlainTextResponse("verification failed: bad challenge", status_code=400)
         return PlainTextResponse(challenge)
 
-    async def receive(request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared and _DIGITS.fullmatch(declared) and int(declared) > MAX_BODY:
+    async def post_webhook(scope: Scope, receive: Receive, send: Send) -> None:
+        """POST of a webhook, as a plain ASGI handler: this is the hot path (thousands a second), and Starlette's
+        Request, routing and middleware cost as much CPU as the handler itself."""
+        signatures, declared = [], None
+        for name, value in scope["headers"]:
+            if name == b"x-hub-signature-256":
+                signatures.append(value)
+            elif name == b"content-length":
+                declared = value
+        if declared and declared.isdigit() and int(declared) > MAX_BODY:
             rejections.add("too large")
-            return _refuse(413, "payload too large")
+            return await _answer(send, 413, b"payload too large", _CLOSE)
         chunks, size = [], 0
         try:
             try:
                 async with asyncio.timeout(read_timeout):
-                    async for chunk in request.stream():  # the cap holds for chunked bodies too, before buffering
+                    more = True
+                    while more:  # the cap holds for chunked bodies too, before buffering
+                        message = await receive()
+                        if message["type"] == "http.disconnect":  # nobody is left to answer
+                            rejections.add("client gone mid-body")
+                            return await _answer(send, 400, b"")
+                        chunk, more = message.get("body", b""), message.get("more_body", False)
                         size += len(chunk)
                         if size > MAX_BODY:
                             rejections.add("too large")
-                            return _refuse(413, "payload too large")
+                            return await _answer(send, 413, b"payload too large", _CLOSE)
                         if not budget.take(len(chunk)):
                             rejections.add("over the memory budget for bodies (503)")
-                            return _refuse(503, "busy, send it again")
+                            return await _answer(send, 503, b"busy, send it again", _CLOSE)
                         chunks.append(chunk)
             except TimeoutError:
                 rejections.add("body too slow (408)")
-                return _refuse(408, "request body not received in time")
-            except ClientDisconnect:  # nobody is left to answer
-                rejections.add("client gone mid-body")
-                return Response(status_code=400)
-            return await _signed(request, b"".join(chunks))
+                return await _answer(send, 408, b"request body not received in time", _CLOSE)
+            status, text, headers = await _signed(signatures, b"".join(chunks))
+            await _answer(send, status, text, headers)
         finally:
             budget.give_back(sum(map(len, chunks)))
 
-    async def _signed(request: Request, raw: bytes) -> Response:
-        headers = request.headers.getlist("x-hub-signature-256")
-        if not headers:
+    async def _signed(signatures: list[bytes], raw: bytes) -> tuple[int, bytes, tuple]:
+        if not signatures:
             rejections.add("no signature")
-            return PlainTextResponse("missing signature", status_code=401)
-        if len(headers) > 1:  # which one would Meta have meant? Neither is trusted
+            return 401, b"missing signature", ()
+        if len(signatures) > 1:  # which one would Meta have meant? Neither is trusted
             rejections.add("repeated signature header")
-            return PlainTextResponse("more than one X-Hub-Signature-256", status_code=400)
-        if not webhooks.verify_signature(raw, headers[0], app_secret):
+            return 400, b"more than one X-Hub-Signature-256", ()
+        if not webhooks.verify_signature(raw, signatures[0].decode("latin-1"), app_secret):
             rejections.add("bad signature")
-            return PlainTextResponse("bad signature", status_code=403)
+            return 403, b"bad signature", ()
         events, note = raw_events.read_body(raw)
         if events is None:
             log.error("signed webhook body did not parse; kept raw, pending (%s)", note)
         try:
             await state["writer"].submit(raw, events, note)
         except Exception:
-            return PlainTextResponse("not stored, send it again", status_code=503, headers={"Retry-After": "5"})
-        return PlainTextResponse("ok")
+            return 503, b"not stored, send it again", _RETRY_LATER
+        return 200, b"ok", ()
 
     async def health(request: Request) -> Response:
         store: Store = state["store"]
@@ -305,8 +311,31 @@ def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: st
             await writer.stop()
             await store.close()
 
-    routes = []
-    for path in ("/webhook", "/webhooks/whatsapp"):
-        routes += [Route(path, verify, methods=["GET"]), Route(path, receive, methods=["POST"])]
+    routes = [Route(path, verify, methods=["GET"]) for path in WEBHOOK_PATHS]
     routes.append(Route("/healthz", health, methods=["GET"]))
-    return Starlette(routes=routes, lifespan=lifespan)
+    return _Receiver(post_webhook, routes=routes, lifespan=lifespan)
+
+
+WEBHOOK_PATHS = ("/webhook", "/webhooks/whatsapp")
+_CLOSE = ((b"connection", b"close"),)  # stops a client that is still sending a body we will not read
+_RETRY_LATER = ((b"retry-after", b"5"),)
+
+
+async def _answer(send: Send, status: int, text: bytes, headers: tuple = ()) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-length", str(len(text)).encode()),
+                            (b"content-type", b"text/plain; charset=utf-8"), *headers]})
+    await send({"type": "http.response.body", "body": text})
+
+
+class _Receiver(Starlette):
+    """Starlette for the handshake and /healthz; a webhook POST goes straight to `post` (post_webhook)."""
+
+    def __init__(self, post: Callable[[Scope, Receive, Send], Awaitable[None]], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._post = post
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in WEBHOOK_PATHS:
+            return await self._post(scope, receive, send)
+        await super().__call__(scope, receive, send)

@@ -101,3 +101,30 @@ async def test_a_number_change_without_from_moves_the_known_customer_not_an_unkn
     assert await people(store) == (1, 1, ["Anna Kowalska"])
     contact = await store.fetchone("SELECT wa_id, e164 FROM contact")
     assert tuple(contact) == ("48609876543", "+48609876543")  # the new number went to Anna
+
+
+
+async def test_a_number_change_notice_gives_the_thread_its_bsuid_whichever_message_came_first(db_target,
+                                                                                                fixtures_dir):
+    """Found by the fuzz: the notice names the customer's BSUID (previous_user_id); a thread it created kept it, a
+    thread that another message from the same number (with no BSUID) had created first never got it."""
+    from core.store import Store
+
+    notice = load(fixtures_dir, "system_number_change.json")
+    other = load(fixtures_dir, "system_number_change.json")
+    [message] = other["entry"][0]["changes"][0]["value"]["messages"]
+    message.update(id="wamid.OTHER", type="sticker_pack")  # unsupported, from the same number, no BSUID
+    del message["system"]
+    seen = set()
+    for order in ((notice, other), (other, notice)):
+        store = await Store.open(db_target)
+        try:
+            await store.write(lambda db: [db.execute(f"DELETE FROM {t}") for t in (
+                "message", "thread_digits", "assignment_queue", "thread", "contact_number", "contact_user_id",
+                "contact", "change_log")])
+            for body in order:
+                await apply(store, body)
+            seen.add(tuple(tuple(r) for r in await store.fetchall("SELECT wa_id, user_id FROM thread")))
+        finally:
+            await store.close()
+    assert seen == {(("48601234567", OLD_BSUID),)}

@@ -8,7 +8,8 @@ import json
 
 from core import webhooks
 from core.server import Writer
-from tests.core.ingest_helpers import CHANNELS
+from tests.core.ingest_helpers import CHANNELS, add_outbound
+from tests.core.test_search_folding import found
 from tests.core.test_receiver_stores import NOW, POISON, POISON_TRIGGER
 
 # The same real failure inside the database as POISON_TRIGGER, in PostgreSQL's form.
@@ -45,3 +46,26 @@ async def test_a_body_that_fails_in_a_batch_costs_only_itself(store, fixtures_di
         (raws[0], "done", "ok"), (raws[1], "pending", "failed"), (raws[2], "done", "ok")]
     # The unread counts hold only what went in.
     assert await store.scalar("SELECT sum(unread) FROM thread") == 2
+
+
+async def test_search_finds_every_message_of_a_batch_and_every_message_written_after_it(store, fixtures_dir):
+    """The batch indexes its new messages in one go (core.ingest.SearchLater): what went in is found, what failed
+    is not, and the index keeps working for whatever writes a message next."""
+    for sql in PG_POISON if store.dialect == "postgresql" else [POISON_TRIGGER]:
+        await store.write(lambda db, sql=sql: db.execute(sql))
+    raws = []
+    for wamid, word in (("wamid.A", "alfa"), (POISON, "trujaca"), ("wamid.B", "bravo")):
+        body = json.loads(body_with(fixtures_dir, wamid))
+        body["entry"][0]["changes"][0]["value"]["messages"][0]["text"] = {"body": f"słowo {word}"}
+        raws.append(json.dumps(body).encode())
+    writer = Writer(store, CHANNELS, clock=lambda: NOW)
+    writer.start()
+    try:
+        await asyncio.gather(*(writer.submit(raw, webhooks.parse(json.loads(raw))) for raw in raws))
+        await writer.submit(raws[0], webhooks.parse(json.loads(raws[0])))  # a duplicate: indexed once, not twice
+    finally:
+        await writer.stop()
+    [thread_id] = [r["id"] for r in await store.fetchall("SELECT id FROM thread")]
+    await add_outbound(store, thread_id, "wamid.OUT", text="odpowiedź charlie")
+    assert [await found(store, word) for word in ("alfa", "bravo", "charlie", "trujaca", "słowo")] == [1, 1, 1, 0, 1]
+    assert await found(store, "slowo alfa") == 1
