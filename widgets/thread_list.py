@@ -85,12 +85,24 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
         self._pages[page_at // PAGE] = first_page
         if not keep_cursor:
             self.selected.clear()
-        self.virtual_size = Size(self.size.width, total * ROW_HEIGHT)
+        self._set_rows(total)
         self.cursor = min(self.cursor, max(total - 1, 0)) if keep_cursor else 0
         moved = [i for i, t in enumerate(first_page) if t.id == previous]
         if moved:  # a live update reordered the list: stay on the thread, not on the row number
             self.cursor = page_at + moved[0]
         self.refresh()
+
+    def _set_rows(self, total: int) -> None:
+        """The list's scrollable height. Setting `virtual_size` lays out the whole screen (a full frame, the largest
+        part of a view switch); a new length that leaves the scrollbar shown (or hidden) as it was needs only the
+        scrollbar's new range, as Textual itself does for a size change without layout."""
+        size, old = Size(self.size.width, total * ROW_HEIGHT), self.virtual_size
+        height = self.container_size.height
+        if old.width != size.width or (old.height > height) != (size.height > height):
+            self.virtual_size = size  # the scrollbar appears or goes: the layout must change
+        elif size != old:
+            self.set_reactive(ThreadList.virtual_size, size)
+            self._scroll_update(size)
 
     def thread_at(self, index: int) -> ThreadSummary | None:
         page = self._pages.get(index // PAGE)

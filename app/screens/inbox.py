@@ -21,13 +21,15 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
-from textual.reactive import var
+from textual.reactive import Reactive, var
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from app import handoff
+from app.frame_hold import FrameHold
 from app.screens.confirm import ConfirmScreen
 from app.screens.help import HelpScreen, sections
 from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
@@ -135,6 +137,9 @@ class InboxScreen(Screen[None]):
     ]
 
     open_thread: var[ThreadSummary | None] = var(None)
+    # Textual's Screen repaints the whole screen when the focus moves (a full frame, ~a third of a view switch);
+    # the widgets whose look changes with focus restyle and redraw themselves, so the rest need not be drawn again.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
@@ -168,6 +173,7 @@ class InboxScreen(Screen[None]):
         self._last_failure = ""
         self._change_seq: int | None = None  # the change log's position up to which the screen is current
         self.desk = TeamDesk(self)  # presence, collision, notifications by kind, snooze, saved replies
+        self.frames = FrameHold(self.app)  # a new view or search: its rows and the focus move drawn in one frame
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -292,6 +298,7 @@ class InboxScreen(Screen[None]):
             # A broad search: show the first page now, count the rest after (the count costs as much again).
             thread_list.show(PAGE, first, loader, now=self.inbox.now(), channels=self.channel_names)
             self._list_title(view, None, search, order)
+            self.frames.release()
             await asyncio.sleep(0)
         total = page_at + len(first) if len(first) < PAGE else await self.inbox.count(view, search)
         if generation != self._list_generation:
@@ -299,6 +306,7 @@ class InboxScreen(Screen[None]):
         thread_list.show(total, first, loader, now=self.inbox.now(), channels=self.channel_names,
                          keep_cursor=keep_cursor or bool(search and len(first) == PAGE), page_at=page_at)
         self._list_title(view, total, search, order)
+        self.frames.release()
         self._refresh_bindings_if_changed()  # the thread keys show once there are threads to act on
 
     def _list_title(self, view: View, total: int | None, search: str | None, order: str) -> None:
@@ -311,12 +319,16 @@ class InboxScreen(Screen[None]):
 
     @job(group="load", exclusive=True)
     async def reload_list(self, keep_cursor: bool = False) -> None:
-        await self._load_list(keep_cursor=keep_cursor)
+        try:
+            await self._load_list(keep_cursor=keep_cursor)
+        finally:
+            self.frames.release()  # also when the read failed or a newer one replaced it
 
     @on(ViewSidebar.ViewChosen)
     def choose_view(self, event: ViewSidebar.ViewChosen) -> None:
         self.view = event.view
         self.remove_class("-views-shown")
+        self.frames.hold()
         self.reload_list()
         self.query_one(ThreadList).focus()
 
@@ -513,6 +525,7 @@ class InboxScreen(Screen[None]):
         self.search = event.value.strip()
         if not self.search:
             self.query_one("#list-column").remove_class("-searching")
+        self.frames.hold()
         self.reload_list()
         self.query_one(ThreadList).focus()
 
