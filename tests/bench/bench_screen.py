@@ -301,6 +301,16 @@ def row(name: str, wabox: list[float], anchor: list[float], target: str, *, unit
     return f"| {name} | {w} | {a} | {w50 / a50:.2f} | {target} |"
 
 
+def compiled() -> None:
+    """Both programs' modules as an installed package has them: compiled to bytecode (pip compiles on install). A
+    checkout run with PYTHONDONTWRITEBYTECODE=1 (as on the development machine) would otherwise compile every module
+    of its own again at each launch: ~0.1 s of the inbox's cold start, ~5 ms of the anchor's."""
+    import compileall
+
+    for folder in ("app", "core", "widgets", "tests"):
+        compileall.compile_dir(ROOT / folder, quiet=1)
+
+
 def prepared_db(threads: int, messages: int, work: Path) -> Path:
     """The cached database at this schema (migrated once: a new index is built here, not in a timed start)."""
     from core.store import Store
@@ -352,6 +362,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     try:
         db = prepared_db(threads, messages, work)
+        compiled()
         heads = view_heads(db)
         products = Products(db)
         print(f"On screen: `wabox` in tmux {WIDTH}x{HEIGHT}, {threads:,} threads / {messages:,} messages, beside a"
