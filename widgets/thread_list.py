@@ -29,6 +29,7 @@ Loader = Callable[[int, int], Awaitable[list[ThreadSummary]]]
 PAGE = 100
 ROW_HEIGHT = 2
 KEEP_PAGES = 20
+KEEP_LINES = 1000  # drawn lines kept for a redraw
 
 
 class ThreadList(CursorMoves, ScrollView, can_focus=True):
@@ -72,6 +73,11 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
         self._pending: set[int] = set()
         self._loader: Loader | None = None
         self._generation = 0
+        # Lines drawn, by what they show: Textual redraws the whole list when the focus moves or a class changes
+        # anywhere above it; an unchanged row then costs a lookup instead of being laid out again.
+        self._lines: dict[tuple, Strip] = {}
+        self._looks: tuple | None = None  # the styles they were drawn with; None: to be compared again
+        self._drawn_looks: tuple = ()
 
     # ---- attributes down --------------------------------------------------------------------------------------
     def show(self, total: int, first_page: list[ThreadSummary], loader: Loader, *, now: float,
@@ -82,6 +88,7 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
         self.total, self._loader, self.now, self.channels = total, loader, now, channels
         self._pages.clear()
         self._pending.clear()
+        self._lines.clear()  # the channels' names may have changed
         self._pages[page_at // PAGE] = first_page
         if not keep_cursor:
             self.selected.clear()
@@ -149,11 +156,33 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
         if thread is None:
             self._want_page(row // PAGE)
             return Strip(Content("  …").render_segments(), 3).extend_cell_length(width).apply_style(self.rich_style)
-        line = self._row_line(thread, part, width)
-        if row == self.cursor:
-            line = line.stylize("reverse" if self.has_focus else "underline")
-        strip = Strip(line.render_segments(), line.cell_length)
-        return strip.crop_extend(0, width, None).apply_style(self.rich_style)
+        cursor = ("reverse" if self.has_focus else "underline") if row == self.cursor else ""
+        key = (thread, part, width, cursor, thread.id in self.selected, thread.id in self.drafted, self.now)
+        if self._looks is None:
+            self._compare_looks()
+        strip = self._lines.get(key)
+        if strip is None:
+            line = self._row_line(thread, part, width)
+            if cursor:
+                line = line.stylize(cursor)
+            strip = Strip(line.render_segments(), line.cell_length).crop_extend(0, width, None)
+            strip = strip.apply_style(self.rich_style)
+            if len(self._lines) >= KEEP_LINES:
+                self._lines.clear()
+            self._lines[key] = strip
+        return strip
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._looks = None  # restyled (often by a focus move that changes nothing here): compared at the next draw
+
+    def _compare_looks(self) -> None:
+        """Lines drawn with other styles than those now in force (a theme, a class) are forgotten."""
+        self._looks = (self.rich_style, *(self.get_visual_style(name, partial=True)
+                                          for name in sorted(self.COMPONENT_CLASSES)))
+        if self._looks != self._drawn_looks:
+            self._drawn_looks = self._looks
+            self._lines.clear()
 
     def _row_line(self, t: ThreadSummary, part: int, width: int) -> Content:
         style = self.get_visual_style

@@ -129,3 +129,26 @@ async def test_a_new_length_moves_the_scrollbar_and_every_row_stays_reachable():
             await pilot.pause()
             assert lst.current.id == total and shown_names(app)[-1] == f"Customer {total - 1}"
             assert lst.scroll_y == lst.max_scroll_y
+
+
+async def test_a_row_drawn_again_shows_what_changed_since():
+    """Rows are kept as drawn (a focus move redraws the list); a mark, the clock, the cursor or the theme draws anew."""
+    app = ListApp(3, [row(0, unread=1), row(1), row(2)])
+    async with app.run_test(size=(80, 10)) as pilot:
+        await pilot.pause()
+        lst = app.query_one(ThreadList)
+        first = drawn(app, 1)
+        assert first[0].startswith("● ") and "23h left" in first[0]
+        await pilot.press("space")  # selects row 0, the cursor moves to row 1
+        assert drawn(app, 1)[0].startswith("●✓")
+        lst.mark_drafted({2})
+        assert drawn(app, 2)[2].startswith(" ✎")
+        lst.now = NOW + 3600
+        assert "22h left" in drawn(app, 1)[0]
+        cursor_style = list(lst.render_line(2))[0].style  # row 1 has the cursor
+        await pilot.press("k")
+        assert list(lst.render_line(2))[0].style != cursor_style
+        dot = list(lst.render_line(0))[0].style
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        assert list(lst.render_line(0))[0].style != dot
