@@ -3,7 +3,9 @@
 Switching view or applying a search moves the focus at once (the next key must go to the list), and the focus
 restyles the sidebar, the list and the footer. Drawn as soon as it happens, that frame keeps the event loop busy
 while the new rows are already read, and the rows then wait for a second frame: the agent sees the new list one frame
-later. Held until the rows are in (at most LIMIT seconds, should a read be slow), both are drawn in one frame.
+later. Held until the rows are in (at most LIMIT seconds, should a read be slow), both are drawn in one frame. The
+first screen is held the same way until its first rows are in: otherwise Textual lays out and draws it again as
+each of its widgets mounts, a dozen frames before the one with the rows.
 """
 
 from __future__ import annotations

@@ -174,6 +174,7 @@ class InboxScreen(Screen[None]):
         self._change_seq: int | None = None  # the change log's position up to which the screen is current
         self.desk = TeamDesk(self)  # presence, collision, notifications by kind, snooze, saved replies
         self.frames = FrameHold(self.app)  # a new view or search: its rows and the focus move drawn in one frame
+        self.frames.hold()  # and the first screen: drawn once, with its rows, not once per widget mounted
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -263,6 +264,7 @@ class InboxScreen(Screen[None]):
                 self.desk.show_status(me.status)
         finally:
             self._ready.set()
+            self.frames.release()
         await self._load_counts()
 
     def _channels_known(self, channels: dict) -> None:
