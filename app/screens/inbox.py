@@ -133,6 +133,8 @@ class InboxScreen(Screen[None]):
         Binding("L", "link_record", "Link", tooltip="Link the open thread to a deal or ticket", id="inbox.link"),
         # Priority: escape moves the focus as it is pressed, so keys typed right after it go where it leads.
         Binding("escape", "back", "Back", tooltip="Back to the thread list", priority=True),
+        # Enter in the search box too (a plain binding of the box would run after the next key reached the box).
+        Binding("enter", "apply_search", show=False, priority=True, system=True),
         *_AFTER_ESCAPE,
     ]
 
@@ -494,6 +496,8 @@ class InboxScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """False hides a key that does nothing here, so a narrow footer holds the ones that do."""
+        if action == "apply_search":
+            return self.focused is self.query_one("#search")  # elsewhere enter is the focused widget's
         if action in _MOVE_TYPING and isinstance(self.focused, (Input, TextArea)):
             return False  # a letter typed into a field
         if action in _ON_THREADS and not (self.open_thread or self.query_one(ThreadList).total):
@@ -518,18 +522,20 @@ class InboxScreen(Screen[None]):
         self.query_one("#list-column").add_class("-searching")  # the column, not the screen: less to restyle
         search.focus()
 
-    @on(Input.Submitted, "#search")
-    def apply_search(self, event: Input.Submitted) -> None:
-        problem = search_problem(event.value.strip())
+    async def action_apply_search(self) -> None:
+        """Enter in the search box: the search is what was typed before it, and the keys after it go to the list."""
+        search = self.query_one("#search", Input)
+        await keys_delivered(search)
+        problem = search_problem(search.value.strip())
         if problem:  # e.g. thousands of pasted words: say so instead of a search that takes seconds
             self.notify(problem, severity="error", markup=False)
             return
-        self.search = event.value.strip()
+        self.search = search.value.strip()
         if not self.search:
             self.query_one("#list-column").remove_class("-searching")
         self.frames.hold()
         self.reload_list()
-        self.query_one(ThreadList).focus()
+        self.set_focus(self.query_one(ThreadList))  # now: Widget.focus() would wait behind the keys already typed
 
     async def action_back(self) -> None:
         """Back to the list: out of the composer or the thread, or clearing the search."""

@@ -105,3 +105,14 @@ async def test_a_slow_list_read_shows_the_focus_moving_meanwhile(seeded_db: Path
         gate.set()
         await settle(pilot)
         assert drawn[-1] == [1, 3, 6]
+
+
+async def test_keys_typed_right_after_enter_in_the_search_box_go_to_the_list(seeded_db: Path):
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"receipt", "enter", "j")  # no pause: j arrives before the search is applied
+        await settle(pilot)
+        search = app.screen.query_one("#search")
+        assert app.screen.search == "receipt" and search.value == "receipt" and ids(app) == [1]
+        assert app.screen.query_one(ThreadList).has_focus
