@@ -816,6 +816,13 @@ CREATE TABLE record_fts (rowid BIGINT PRIMARY KEY, text TEXT NOT NULL,
 CREATE INDEX record_search ON record_fts USING gin (search);
 """
 
+# Issue 12: the "Sent" view (open, last message ours) read its first page along thread_by_status, skipping every
+# thread whose last message was the customer's: 15 ms at 300k threads against 1.5 ms at 100k. By direction too, the
+# page is read straight off the index (1 ms at either size).
+_SENT_VIEW = """
+CREATE INDEX thread_by_direction ON thread(status, last_direction, last_message_at DESC);
+"""
+
 # To add a step: append a NEW constant (never edit one released). Portable SQL (CREATE TABLE with INTEGER PRIMARY
 # KEY, ON CONFLICT, partial indexes, ALTER TABLE ADD COLUMN) is a plain string; only SQL that cannot be
 # portable (FTS5, triggers) is a Migration with a text per backend.
@@ -830,6 +837,7 @@ MIGRATIONS: tuple[str | Migration, ...] = (
     Migration(_TEAM + _TEAM_TRIGGERS, pg_ddl(_TEAM) + _PG_TEAM_TRIGGERS),
     Migration(_PERF_TABLES + _PERF_TRIGGERS, pg_ddl(_PERF_TABLES) + _PG_PERF_TRIGGERS),
     Migration(_RECORDS + _RECORDS_SEARCH, pg_ddl(_RECORDS) + _PG_RECORDS_SEARCH),
+    _SENT_VIEW,
 )
 
 
