@@ -41,4 +41,5 @@ class FrameHold:
         if self._batch is not None:
             batch, self._batch = self._batch, None
             batch.__exit__(None, None, None)
-            self.app.screen.check_idle()  # the screen's frame timer paused while held: it looks again
+            if self.app.screen_stack:  # (none left when the app is quitting)
+                self.app.screen.check_idle()  # the screen's frame timer paused while held: it looks again

@@ -116,3 +116,19 @@ async def test_keys_typed_right_after_enter_in_the_search_box_go_to_the_list(see
         search = app.screen.query_one("#search")
         assert app.screen.search == "receipt" and search.value == "receipt" and ids(app) == [1]
         assert app.screen.query_one(ThreadList).has_focus
+
+
+async def test_enter_in_the_composer_stays_the_composer_s(seeded_db: Path):
+    """The screen's enter binding (the search box's) is enabled only while the search box has focus."""
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # opens the first thread
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.composer.area.has_focus and not screen.check_action("apply_search", ())
+        await pilot.press("slash")
+        await pilot.pause()
+        assert screen.check_action("apply_search", ()) is False  # slash was typed into the draft
