@@ -14,7 +14,6 @@ from textual.widgets import Static
 
 from app import handoff
 from app.screens.confirm import ConfirmScreen
-from app.screens.team import AdminChange, AdminScreen, AssignNames, ReplyChoice, SavedReplyPicker, SnoozePrompt
 from core import agents, notify, presence, saved_replies, snooze
 from core.agents import TeamError
 from core.assignment import drain
@@ -141,11 +140,15 @@ class TeamDesk:
 
     # ---- assignment, snooze, saved replies, availability, admin ----------------------------------------------
     async def assign_names(self) -> str | None:
+        from app.screens.team import AssignNames  # its screens load when first opened
+
         names = [a.name for a in await agents.list_agents(self.store, include_disabled=False)]
         names += [f"team:{t.name}" for t in await agents.list_teams(self.store)]
         return await self.screen.app.push_screen_wait(AssignNames(names))
 
     async def snooze(self, ids: list[int]) -> None:
+        from app.screens.team import SnoozePrompt  # its screens load when first opened
+
         if not ids:
             return
         threads = [await self.inbox.thread(i) for i in ids]
@@ -169,6 +172,8 @@ class TeamDesk:
                                                    else f"{len(names)} threads"), markup=False, timeout=3)
 
     async def saved_reply(self) -> None:
+        from app.screens.team import ReplyChoice, SavedReplyPicker  # its screens load when first opened
+
         composer = self.screen.composer
         thread_id = composer.thread_id
         if thread_id is None:
@@ -215,6 +220,8 @@ class TeamDesk:
         self.screen.app.sub_title = f"{self.agent} · {status}"
 
     async def admin(self) -> None:
+        from app.screens.team import AdminChange, AdminScreen  # its screens load when first opened
+
         change: AdminChange | None = await self.screen.app.push_screen_wait(AdminScreen(
             await agents.list_agents(self.store), await agents.list_teams(self.store)))
         if change is None:

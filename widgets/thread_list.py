@@ -29,6 +29,7 @@ Loader = Callable[[int, int], Awaitable[list[ThreadSummary]]]
 PAGE = 100
 ROW_HEIGHT = 2
 KEEP_PAGES = 20
+KEEP_LINES = 1000  # drawn lines kept for a redraw
 
 
 class ThreadList(CursorMoves, ScrollView, can_focus=True):
@@ -72,6 +73,11 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
         self._pending: set[int] = set()
         self._loader: Loader | None = None
         self._generation = 0
+        # Lines drawn, by what they show: Textual redraws the whole list when the focus moves or a class changes
+        # anywhere above it; an unchanged row then costs a lookup instead of being laid out again.
+        self._lines: dict[tuple, Strip] = {}
+        self._looks: tuple | None = None  # the styles they were drawn with; None: to be compared again
+        self._drawn_looks: tuple = ()
 
     # ---- attributes down --------------------------------------------------------------------------------------
     def show(self, total: int, first_page: list[ThreadSummary], loader: Loader, *, now: float,
@@ -82,15 +88,28 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
         self.total, self._loader, self.now, self.channels = total, loader, now, channels
         self._pages.clear()
         self._pending.clear()
+        self._lines.clear()  # the channels' names may have changed
         self._pages[page_at // PAGE] = first_page
         if not keep_cursor:
             self.selected.clear()
-        self.virtual_size = Size(self.size.width, total * ROW_HEIGHT)
+        self._set_rows(total)
         self.cursor = min(self.cursor, max(total - 1, 0)) if keep_cursor else 0
         moved = [i for i, t in enumerate(first_page) if t.id == previous]
         if moved:  # a live update reordered the list: stay on the thread, not on the row number
             self.cursor = page_at + moved[0]
         self.refresh()
+
+    def _set_rows(self, total: int) -> None:
+        """The list's scrollable height. Setting `virtual_size` lays out the whole screen (a full frame, the largest
+        part of a view switch); a new length that leaves the scrollbar shown (or hidden) as it was needs only the
+        scrollbar's new range, as Textual itself does for a size change without layout."""
+        size, old = Size(self.size.width, total * ROW_HEIGHT), self.virtual_size
+        height = self.container_size.height
+        if old.width != size.width or (old.height > height) != (size.height > height):
+            self.virtual_size = size  # the scrollbar appears or goes: the layout must change
+        elif size != old:
+            self.set_reactive(ThreadList.virtual_size, size)
+            self._scroll_update(size)
 
     def thread_at(self, index: int) -> ThreadSummary | None:
         page = self._pages.get(index // PAGE)
@@ -137,11 +156,33 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
         if thread is None:
             self._want_page(row // PAGE)
             return Strip(Content("  …").render_segments(), 3).extend_cell_length(width).apply_style(self.rich_style)
-        line = self._row_line(thread, part, width)
-        if row == self.cursor:
-            line = line.stylize("reverse" if self.has_focus else "underline")
-        strip = Strip(line.render_segments(), line.cell_length)
-        return strip.crop_extend(0, width, None).apply_style(self.rich_style)
+        cursor = ("reverse" if self.has_focus else "underline") if row == self.cursor else ""
+        key = (thread, part, width, cursor, thread.id in self.selected, thread.id in self.drafted, self.now)
+        if self._looks is None:
+            self._compare_looks()
+        strip = self._lines.get(key)
+        if strip is None:
+            line = self._row_line(thread, part, width)
+            if cursor:
+                line = line.stylize(cursor)
+            strip = Strip(line.render_segments(), line.cell_length).crop_extend(0, width, None)
+            strip = strip.apply_style(self.rich_style)
+            if len(self._lines) >= KEEP_LINES:
+                self._lines.clear()
+            self._lines[key] = strip
+        return strip
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._looks = None  # restyled (often by a focus move that changes nothing here): compared at the next draw
+
+    def _compare_looks(self) -> None:
+        """Lines drawn with other styles than those now in force (a theme, a class) are forgotten."""
+        self._looks = (self.rich_style, *(self.get_visual_style(name, partial=True)
+                                          for name in sorted(self.COMPONENT_CLASSES)))
+        if self._looks != self._drawn_looks:
+            self._drawn_looks = self._looks
+            self._lines.clear()
 
     def _row_line(self, t: ThreadSummary, part: int, width: int) -> Content:
         style = self.get_visual_style

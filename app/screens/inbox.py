@@ -21,13 +21,15 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
-from textual.reactive import var
+from textual.reactive import Reactive, var
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from app import handoff
+from app.frame_hold import FrameHold
 from app.screens.confirm import ConfirmScreen
 from app.screens.help import HelpScreen, sections
 from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
@@ -131,10 +133,15 @@ class InboxScreen(Screen[None]):
         Binding("L", "link_record", "Link", tooltip="Link the open thread to a deal or ticket", id="inbox.link"),
         # Priority: escape moves the focus as it is pressed, so keys typed right after it go where it leads.
         Binding("escape", "back", "Back", tooltip="Back to the thread list", priority=True),
+        # Enter in the search box too (a plain binding of the box would run after the next key reached the box).
+        Binding("enter", "apply_search", show=False, priority=True, system=True),
         *_AFTER_ESCAPE,
     ]
 
     open_thread: var[ThreadSummary | None] = var(None)
+    # Textual's Screen repaints the whole screen when the focus moves (a full frame, ~a third of a view switch);
+    # the widgets whose look changes with focus restyle and redraw themselves, so the rest need not be drawn again.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
@@ -168,6 +175,8 @@ class InboxScreen(Screen[None]):
         self._last_failure = ""
         self._change_seq: int | None = None  # the change log's position up to which the screen is current
         self.desk = TeamDesk(self)  # presence, collision, notifications by kind, snooze, saved replies
+        self.frames = FrameHold(self.app)  # a new view or search: its rows and the focus move drawn in one frame
+        self.frames.hold()  # and the first screen: drawn once, with its rows, not once per widget mounted
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -257,6 +266,7 @@ class InboxScreen(Screen[None]):
                 self.desk.show_status(me.status)
         finally:
             self._ready.set()
+            self.frames.release()
         await self._load_counts()
 
     def _channels_known(self, channels: dict) -> None:
@@ -292,6 +302,7 @@ class InboxScreen(Screen[None]):
             # A broad search: show the first page now, count the rest after (the count costs as much again).
             thread_list.show(PAGE, first, loader, now=self.inbox.now(), channels=self.channel_names)
             self._list_title(view, None, search, order)
+            self.frames.release()
             await asyncio.sleep(0)
         total = page_at + len(first) if len(first) < PAGE else await self.inbox.count(view, search)
         if generation != self._list_generation:
@@ -299,6 +310,7 @@ class InboxScreen(Screen[None]):
         thread_list.show(total, first, loader, now=self.inbox.now(), channels=self.channel_names,
                          keep_cursor=keep_cursor or bool(search and len(first) == PAGE), page_at=page_at)
         self._list_title(view, total, search, order)
+        self.frames.release()
         self._refresh_bindings_if_changed()  # the thread keys show once there are threads to act on
 
     def _list_title(self, view: View, total: int | None, search: str | None, order: str) -> None:
@@ -311,12 +323,16 @@ class InboxScreen(Screen[None]):
 
     @job(group="load", exclusive=True)
     async def reload_list(self, keep_cursor: bool = False) -> None:
-        await self._load_list(keep_cursor=keep_cursor)
+        try:
+            await self._load_list(keep_cursor=keep_cursor)
+        finally:
+            self.frames.release()  # also when the read failed or a newer one replaced it
 
     @on(ViewSidebar.ViewChosen)
     def choose_view(self, event: ViewSidebar.ViewChosen) -> None:
         self.view = event.view
         self.remove_class("-views-shown")
+        self.frames.hold()
         self.reload_list()
         self.query_one(ThreadList).focus()
 
@@ -485,6 +501,8 @@ class InboxScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """False hides a key that does nothing here, so a narrow footer holds the ones that do."""
+        if action == "apply_search":
+            return self.focused is self.query_one("#search")  # elsewhere enter is the focused widget's
         if action in _MOVE_TYPING and isinstance(self.focused, (Input, TextArea)):
             return False  # a letter typed into a field
         if action in _ON_THREADS and not (self.open_thread or self.query_one(ThreadList).total):
@@ -509,17 +527,20 @@ class InboxScreen(Screen[None]):
         self.query_one("#list-column").add_class("-searching")  # the column, not the screen: less to restyle
         search.focus()
 
-    @on(Input.Submitted, "#search")
-    def apply_search(self, event: Input.Submitted) -> None:
-        problem = search_problem(event.value.strip())
+    async def action_apply_search(self) -> None:
+        """Enter in the search box: the search is what was typed before it, and the keys after it go to the list."""
+        search = self.query_one("#search", Input)
+        await keys_delivered(search)
+        problem = search_problem(search.value.strip())
         if problem:  # e.g. thousands of pasted words: say so instead of a search that takes seconds
             self.notify(problem, severity="error", markup=False)
             return
-        self.search = event.value.strip()
+        self.search = search.value.strip()
         if not self.search:
             self.query_one("#list-column").remove_class("-searching")
+        self.frames.hold()
         self.reload_list()
-        self.query_one(ThreadList).focus()
+        self.set_focus(self.query_one(ThreadList))  # now: Widget.focus() would wait behind the keys already typed
 
     async def action_back(self) -> None:
         """Back to the list: out of the composer or the thread, or clearing the search."""

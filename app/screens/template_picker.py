@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import phonenumbers
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -66,6 +64,8 @@ def thread_language(messages: list[ChatMessage], phone: str | None) -> str | Non
                 code = None
             if code:
                 return str(code)
+    import phonenumbers  # imported when first used (core/phones.py says why)
+
     try:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(phone or ""))
     except phonenumbers.NumberParseException:

@@ -816,6 +816,13 @@ CREATE TABLE record_fts (rowid BIGINT PRIMARY KEY, text TEXT NOT NULL,
 CREATE INDEX record_search ON record_fts USING gin (search);
 """
 
+# Issue 12: the "Sent" view (open, last message ours) read its first page along thread_by_status, skipping every
+# thread whose last message was the customer's: 15 ms at 300k threads against 1.5 ms at 100k. By direction too, the
+# page is read straight off the index (1 ms at either size).
+_SENT_VIEW = """
+CREATE INDEX thread_by_direction ON thread(status, last_direction, last_message_at DESC);
+"""
+
 # Issue 12: FTS5 writes its pending terms out as a new segment at every statement savepoint, and a trigger gives every
 # INSERT one, so each message written through message_fts_ai cost a segment and its merges (~25 us of ~70). While
 # message_fts_later holds a row (only ever inside the receiver's batch transaction, never committed: see
@@ -844,6 +851,7 @@ MIGRATIONS: tuple[str | Migration, ...] = (
     Migration(_TEAM + _TEAM_TRIGGERS, pg_ddl(_TEAM) + _PG_TEAM_TRIGGERS),
     Migration(_PERF_TABLES + _PERF_TRIGGERS, pg_ddl(_PERF_TABLES) + _PG_PERF_TRIGGERS),
     Migration(_RECORDS + _RECORDS_SEARCH, pg_ddl(_RECORDS) + _PG_RECORDS_SEARCH),
+    _SENT_VIEW,
     Migration(_SEARCH_IN_BATCHES, "SELECT 1  -- the message index is a generated column: nothing to defer"),
 )
 

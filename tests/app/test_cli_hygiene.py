@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import build_parser
+from app.cli import build_parser, parse
 from app.commands.send import NOBODY_SENDING_AFTER, wait_for_outcome
 from core.store import Store
 from tests.core.ingest_helpers import apply, load
@@ -221,3 +221,22 @@ async def test_wabox_connect_can_be_tried_against_wabox_sim_with_what_it_prints(
     finally:
         sim.terminate()
         await sim.wait()
+
+
+
+def _outcome(read, argv: list[str]):
+    try:
+        args = vars(read(argv))
+    except SystemExit as leaving:
+        return f"exit {leaving.code}"
+    return {"command": args["command"] or "inbox", **{name: args.get(name) for name in ("config", "db", "agent")}}
+
+
+@pytest.mark.parametrize("argv", [[], ["--db", "x.db"], ["inbox", "--db", "x.db", "--agent", "ola"],
+                                  ["--db=x.db", "inbox", "--config", "c.toml"], ["--agent", "a", "--agent", "b"],
+                                  ["--help"], ["--ag", "ola"], ["--db"], ["--db", "-x"], ["inbox", "inbox"],
+                                  ["threads", "--db", "x.db"]])
+def test_the_inbox_command_line_means_what_the_full_parser_reads(argv: list[str], capsys: pytest.CaptureFixture):
+    """`wabox [inbox] [--db/--config/--agent]` is read without building every command's parser; it must mean the
+    same, and anything else (help, an abbreviation, a mistake, another command) goes to the full parser."""
+    assert _outcome(parse, argv) == _outcome(build_parser().parse_args, argv)

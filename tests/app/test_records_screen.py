@@ -245,7 +245,9 @@ def test_the_records_key_is_C_and_leaves_ctrl_r_and_every_composer_key_to_the_co
     screen_keys = {b.key: b.action for b in Binding.make_bindings(InboxScreen.BINDINGS)}
     composer_keys = {b.key for b in Binding.make_bindings(ReplyArea.BINDINGS)} | {"ctrl+r"}
     assert {key for key, action in screen_keys.items() if action == "records"} == {"C"}
-    assert not set(screen_keys) & composer_keys
+    # Enter is the search box's (a priority binding, so that the keys typed after it go to the list): the screen
+    # enables it only while the search box has focus (InboxScreen.check_action), never from the composer.
+    assert not (set(screen_keys) - {"enter"}) & composer_keys
 
 
 async def test_the_first_page_shows_before_the_matches_are_counted(records_db: Path):

@@ -102,3 +102,53 @@ async def test_a_closed_thread_and_an_expired_session_are_named_apart():
         assert "23h left" in lines[0]
         assert "expired" in lines[2] and "closed" not in lines[2]  # open thread, session over
         assert "closed" in lines[4] and "expired" not in lines[4] and "done" not in lines[4]
+
+
+def shown_names(app: ListApp) -> list[str]:
+    """The customers the list shows on screen, top down (what the agent sees, not what it holds)."""
+    lst = app.query_one(ThreadList)
+    lines = ["".join(s.text for s in lst.render_line(y)) for y in range(lst.scrollable_content_region.height)]
+    return [line.split()[0] + " " + line.split()[1] for line in lines if "Customer" in line]
+
+
+async def test_a_new_length_moves_the_scrollbar_and_every_row_stays_reachable():
+    """A new list of another length: the scrollbar shows the new range (or goes, or comes back) and `G` reaches
+    the last row of each."""
+    app = ListApp(100_000)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        lst = app.query_one(ThreadList)
+        for total in (500, 3, 100_000, 250):
+            lst.show(total, [row(i) for i in range(min(PAGE, total))], app.loader, now=NOW, channels={})
+            await pilot.pause()
+            assert lst.show_vertical_scrollbar == (total * 2 > lst.scrollable_content_region.height)
+            if lst.show_vertical_scrollbar:
+                assert lst.vertical_scrollbar.window_virtual_size == total * 2
+            await pilot.press("G")
+            await pilot.pause()
+            await pilot.pause()
+            assert lst.current.id == total and shown_names(app)[-1] == f"Customer {total - 1}"
+            assert lst.scroll_y == lst.max_scroll_y
+
+
+async def test_a_row_drawn_again_shows_what_changed_since():
+    """Rows are kept as drawn (a focus move redraws the list); a mark, the clock, the cursor or the theme draws anew."""
+    app = ListApp(3, [row(0, unread=1), row(1), row(2)])
+    async with app.run_test(size=(80, 10)) as pilot:
+        await pilot.pause()
+        lst = app.query_one(ThreadList)
+        first = drawn(app, 1)
+        assert first[0].startswith("● ") and "23h left" in first[0]
+        await pilot.press("space")  # selects row 0, the cursor moves to row 1
+        assert drawn(app, 1)[0].startswith("●✓")
+        lst.mark_drafted({2})
+        assert drawn(app, 2)[2].startswith(" ✎")
+        lst.now = NOW + 3600
+        assert "22h left" in drawn(app, 1)[0]
+        cursor_style = list(lst.render_line(2))[0].style  # row 1 has the cursor
+        await pilot.press("k")
+        assert list(lst.render_line(2))[0].style != cursor_style
+        dot = list(lst.render_line(0))[0].style
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        assert list(lst.render_line(0))[0].style != dot
