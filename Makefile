@@ -10,8 +10,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# An editable install leaves our modules uncompiled, and with PYTHONDONTWRITEBYTECODE set every launch of the inbox
+# would compile them again (~0.05 s of its cold start): compiled once here, as pip does for a package it installs.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q app core widgets
 	touch $(STAMP)
 
 demo: $(STAMP)
