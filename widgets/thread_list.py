@@ -131,6 +131,13 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
         self._pages[index // PAGE] = rows
         self.refresh()
 
+    def update_thread(self, thread: ThreadSummary) -> None:
+        """A thread changed here (read on opening): its row is drawn anew, without reading the list again."""
+        row = self.index_of(thread.id)
+        if row is not None:
+            self._pages[row // PAGE][row % PAGE] = thread
+            self.refresh()  # the lines are kept by what they show: only this row is drawn again
+
     def mark_drafted(self, thread_ids: set[int]) -> None:
         if thread_ids != self.drafted:
             self.drafted = set(thread_ids)

@@ -374,6 +374,8 @@ class InboxScreen(Screen[None]):
             await self._follow_in_list(opened.thread)
             if opened.thread.unread:
                 await self.inbox.mark_read(thread_id)  # a write: it may wait for the receiver's commit
+                self.query_one(ThreadList).update_thread(replace(opened.thread, unread=0))
+                await self._load_counts()  # a view of unread threads counts one fewer
             await self.desk.opened(thread_id)
 
     @job(group="refresh-thread", exclusive=True)

@@ -59,6 +59,20 @@ async def test_open_thread_marks_it_read_and_draws_every_kind(seeded_db: Path):
         assert "[21h left]" in text
 
 
+async def test_a_thread_opened_loses_its_unread_dot_in_the_list(seeded_db: Path):
+    def alices_row() -> str:  # the list's first row: Alice's thread, its session 21 hours from closing
+        return next(line for line in screen_text(pilot).splitlines() if "21h left" in line)
+
+    app = make_app(seeded_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "●  Alice Nowak" in alices_row()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "   Alice Nowak" in alices_row() and "●" not in alices_row()
+        assert thread_list(app).thread_at(0).unread == 0
+
+
 async def test_vim_motions_move_the_cursor(seeded_db: Path):
     app = make_app(seeded_db)
     async with app.run_test(size=SIZE) as pilot:
