@@ -135,7 +135,10 @@ _MATCH = {
     },
     "postgresql": {
         "rare": "t.id IN (SELECT m.thread_id FROM message m WHERE m.search @@ wabox_tsquery(:q))",
-        "common": "EXISTS (SELECT 1 FROM message m WHERE m.thread_id = t.id AND m.search @@ wabox_tsquery(:q))",
+        # OFFSET 0 keeps the check per thread: without it the planner may collect every match first (the rare
+        # shape), which took 150 ms for a word in 1 message of 16 at 1M messages (core.store.reads.list_threads).
+        "common": "EXISTS (SELECT 1 FROM message m WHERE m.thread_id = t.id AND m.search @@ wabox_tsquery(:q)"
+                  " OFFSET 0)",
         "contact": "t.contact_id IN (SELECT c.id FROM contact c WHERE c.search @@ wabox_tsquery(:q))",
         "probe": "SELECT count(*) FROM (SELECT 1 FROM message WHERE search @@ wabox_tsquery(:q) LIMIT :limit) AS p",
     },
