@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.model import SESSION_SECONDS, View
-from core.store.reads import COMMON, list_threads
+from core.store.reads import COMMON, count_threads, list_threads
 from core.views import search_clause, where
 
 OPEN = View("open", "All open", {"status": "open"})
@@ -69,3 +69,5 @@ async def test_a_common_word_pages_newest_first_wherever_its_threads_are(store):
     assert await page("zwrot", 0, 40) == list(range(60, 0, -2))
     # Sessions still open (inbound after 1040) first, the one closing soonest on top; then the rest, newest first.
     assert await page("zwrot", 0, 12, order="expiring") == [42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 40, 38]
+    assert await count_threads(store, OPEN, agent="kasia", search="zwrot") == 30
+    assert await count_threads(store, OPEN, agent="kasia", search="paczka") == 3
