@@ -170,7 +170,7 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> int | None:
         # A BSUID the customer had before (they rotate): the thread of the contact that had it on this number.
         # With a number, only a thread that has none yet: another number is another thread (number change).
         row = _one(db, f"SELECT t.id, t.contact_id FROM contact_user_id k JOIN thread t ON t.contact_id = k.contact_id"
-                       f" WHERE t.channel = ? AND k.user_id IN ({marks}) AND (? IS NULL OR t.wa_id IS NULL)"
+                       f" WHERE t.channel = ? AND k.user_id IN ({marks}) AND (CAST(? AS TEXT) IS NULL OR t.wa_id IS NULL)"
                        " ORDER BY t.last_message_at DESC, t.id LIMIT 1", (m.channel, *bsuids, wa_id))
     if row is not None:
         if wa_id:  # a customer first seen by BSUID only now shows a number
