@@ -240,7 +240,7 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> tuple[int, int | N
         # With a number, only a thread that has none yet: another number is another thread (number change).
         row = _one(db, f"SELECT t.id, t.contact_id, t.wa_id, t.user_id, t.last_message_at, t.status"
                        f" FROM contact_user_id k JOIN thread t ON t.contact_id = k.contact_id"
-                       f" WHERE t.channel = ? AND k.user_id IN ({marks}) AND (? IS NULL OR t.wa_id IS NULL)"
+                       f" WHERE t.channel = ? AND k.user_id IN ({marks}) AND (CAST(? AS TEXT) IS NULL OR t.wa_id IS NULL)"
                        " ORDER BY t.last_message_at DESC, t.id LIMIT 1", (m.channel, *bsuids, wa_id))
     if row is not None:
         if wa_id and row["wa_id"] is None:  # a customer first seen by BSUID only now shows a number

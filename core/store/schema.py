@@ -857,12 +857,21 @@ MIGRATIONS: tuple[str | Migration, ...] = (
 
 
 async def migrate(db: aiosqlite.Connection) -> None:
-    """Bring the database up to date; each migration commits together with its number, or not at all."""
-    [(version,)] = await db.execute_fetchall("PRAGMA user_version")
-    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+    """Bring the database up to date; each migration commits together with its number, or not at all.
+    Processes starting at once (two `wabox serve`) each try the next step: one applies it, and the other, failing
+    on what it already finds there, sees the number moved on and goes on from it."""
+    while (version := await _user_version(db)) < len(MIGRATIONS):
         try:
-            await db.executescript(f"BEGIN IMMEDIATE; {script_for(step, 'sqlite')}; PRAGMA user_version = {number}; COMMIT;")
+            await db.executescript(f"BEGIN IMMEDIATE; {script_for(MIGRATIONS[version], 'sqlite')};"
+                                   f" PRAGMA user_version = {version + 1}; COMMIT;")
         except Exception:
             if db.in_transaction:
                 await db.execute("ROLLBACK")
+            if await _user_version(db) > version:
+                continue
             raise
+
+
+async def _user_version(db: aiosqlite.Connection) -> int:
+    [(version,)] = await db.execute_fetchall("PRAGMA user_version")
+    return version

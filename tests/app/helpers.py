@@ -144,7 +144,7 @@ def _fill(db: sqlite3.Connection, big_thread: int) -> None:
     msg(4, CH2, "out", "text", "Retry me", NOW - 5 * HOUR + 60, wamid=None, status="failed", error_code=131000,
         error_title="Something went wrong", author="tester")
     for wamid_or_id, thread, channel, state in (("wamid.B2", 2, CH1, "failed"), (None, 4, CH2, "failed")):
-        message_id = db.execute("SELECT id FROM message WHERE (wamid = ? OR wamid IS NULL AND ? IS NULL)"
+        message_id = db.execute("SELECT id FROM message WHERE (wamid = ? OR wamid IS NULL AND CAST(? AS TEXT) IS NULL)"
                                 " AND thread_id = ? AND direction = 'out'",
                                 (wamid_or_id, wamid_or_id, thread)).fetchone()[0]
         db.execute("INSERT INTO outbox(message_id, thread_id, channel, recipient, kind, request, state, created_at)"

@@ -53,6 +53,19 @@ def test_a_portable_migration_is_written_once_for_both_backends():
         pg_ddl("CREATE TRIGGER t AFTER INSERT ON team BEGIN SELECT 1; END;")
 
 
+async def test_connections_migrating_a_new_sqlite_file_at_once_apply_each_step_once(tmp_path):
+    # Two `wabox serve` started together on a new database: each open migrates; none fails, each step runs once.
+    opened = await asyncio.gather(*(Store.open(tmp_path / "new.db") for _ in range(4)))
+    try:
+        for store in opened:
+            assert await store.scalar("PRAGMA user_version") == len(MIGRATIONS)
+        await opened[0].write(log_changes, [("thread", 1)])
+        assert await opened[-1].changes_since(0) == (1, [("thread", 1)])
+    finally:
+        for store in opened:
+            await store.close()
+
+
 async def test_two_processes_migrating_a_new_postgresql_database_at_once_apply_each_step_once(pg_server):
     pg_server.admin("CREATE DATABASE empty_at_start")
     url = pg_server.url("empty_at_start")

@@ -16,7 +16,8 @@ import pytest
 from tests.core.receiver_process import free_port
 from tests.e2e.tmux import Tmux
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.sqlite_only(reason="`wabox demo` seeds and runs on an SQLite file of its own")]
 
 WABOX = str(Path(sys.executable).with_name("wabox"))
 

@@ -19,7 +19,8 @@ from tests.core.receiver_process import free_port
 from tests.e2e.test_demo_tmux import WABOX
 from tests.e2e.tmux import Tmux
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.sqlite_only(reason="`wabox demo` seeds and runs on an SQLite file of its own")]
 
 TO_A = "Pani Anno, zwrot 120 zł przelejemy jutro."
 TO_B = "Panie Janie, paczka wyjdzie w poniedziałek."

@@ -1,53 +1,41 @@
 """End to end, as a person drives it (issue 9): import contacts, companies and deals with the real `wabox import`
-into the running demo's database; in the real `wabox demo` under tmux find the company in the records screen, start
-a WhatsApp conversation with one of its contacts by template; the simulator receives it; the customer's reply threads
-under that contact, and the context panel shows the company and the deal."""
+into the database of a running `wabox serve` (tests/e2e/production.py, on SQLite and on PostgreSQL); in the real
+inbox under tmux find the company in the records screen, start a WhatsApp conversation with one of its contacts
+by template; the simulator receives it; the customer's reply threads under that contact, and the context panel
+shows the company and the deal."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+import time
 
 import httpx
 import pytest
 
-from tests.core.receiver_process import free_port
 from tests.core.records_helpers import RECORDS_FIXTURES
-from tests.e2e.tmux import Tmux
+from tests.e2e.production import cli, production
 
 pytestmark = pytest.mark.e2e
 
-WABOX = str(Path(sys.executable).with_name("wabox"))
 TOMASZ = "48512000111"
 
 
-def wabox(db: Path, *argv: str) -> subprocess.CompletedProcess:
-    config = db.parent / "empty.toml"
-    config.write_text("")
-    return subprocess.run([WABOX, "--db", str(db), *argv], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "WABOX_CONFIG": str(config)})
-
-
-def test_a_conversation_started_from_an_imported_company_threads_the_reply_under_its_contact(tmp_path):
-    sim_port, db = free_port(), tmp_path / "demo.db"
-    sim = f"http://127.0.0.1:{sim_port}"
-    screen = Tmux([WABOX, "demo", "--db", str(db), "--sim-port", str(sim_port), "--agent", "kasia",
-                   "--quiet-customers"], env={"TERM": "xterm-256color"})
-    try:
-        screen.wait_for("All open", timeout=60)
+def test_a_conversation_started_from_an_imported_company_threads_the_reply_under_its_contact(tmp_path, db_target):
+    with production(tmp_path, db_target) as running:
+        env, sim = running.env, running.sim
+        cli(env, "agents", "add", "kasia")
         for kind in ("companies", "contacts", "deals"):
-            done = wabox(db, "import", kind, str(RECORDS_FIXTURES / f"e2e_{kind}.csv"))
-            assert done.returncode == 0, done.stderr
-        [tomasz] = json.loads(wabox(db, "contacts", "list", "--json", "--search", "Tomasz Bursztyn").stdout)
+            cli(env, "import", kind, str(RECORDS_FIXTURES / f"e2e_{kind}.csv"))
+        [tomasz] = json.loads(cli(env, "contacts", "list", "--json", "--search", "Tomasz Bursztyn"))
+        screen = running.open_inbox("kasia")
+        screen.wait_for("All open", timeout=60)
 
         screen.send("C")                                   # the records screen
         screen.wait_for("contacts")
         screen.send("]")                                     # companies
         screen.wait_for("companies")
         screen.send("/")
+        time.sleep(0.3)  # let the search field take focus, as a person would
         screen.type("amber")
         screen.wait_for("1 companies matching 'amber'")
         screen.send("Enter")                                 # back to the list
@@ -57,9 +45,7 @@ def test_a_conversation_started_from_an_imported_company_threads_the_reply_under
         screen.send("w")                                     # start a WhatsApp conversation
         screen.wait_for("Write to which contact?")
         screen.type("tomasz")
-        screen.send("Enter")
-        screen.wait_for("From which number?")
-        screen.send("Enter")                                 # the first connected number
+        screen.send("Enter")                                 # one connected number: no question which
         screen.wait_for("Template to")                       # no session with him: the template picker
         screen.type("hello")
         screen.send("Enter")
@@ -79,13 +65,7 @@ def test_a_conversation_started_from_an_imported_company_threads_the_reply_under
                    ).raise_for_status()
         shown = screen.wait_for("Chętnie porozmawiam o czarterze", timeout=10)
         assert "Amber Yachts" in shown and "Amber fleet charter" in shown   # the context panel's records
-        threads = json.loads(wabox(db, "contacts", "show", str(tomasz["id"]), "--json").stdout)["threads"]
-        [thread] = [t for t in json.loads(wabox(db, "threads", "--json").stdout) if t["id"] in threads]
+        threads = json.loads(cli(env, "contacts", "show", str(tomasz["id"]), "--json"))["threads"]
+        [thread] = [t for t in json.loads(cli(env, "threads", "--json")) if t["id"] in threads]
         assert thread["contact"]["id"] == tomasz["id"] and thread["contact"]["name"] == "Tomasz Bursztyn"
         assert "Chętnie porozmawiam" in thread["preview"]
-    finally:
-        screen.send("C-q")
-        try:
-            screen.wait_for("The demo database stays at", timeout=10)
-        finally:
-            screen.close()
