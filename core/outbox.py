@@ -85,13 +85,16 @@ class Pacer:
     async def wait(self, channel: str) -> None:
         if not self.interval:
             return
-        now = self._clock()
-        slot = await self.write(_take_slot, channel, now, self.interval)
-        if slot > now:
-            await self._sleep(slot - now)
+        slot = await self.write(_take_slot, channel, self._clock, self.interval)
+        wait = slot - self._clock()
+        if wait > 0:
+            await self._sleep(wait)
 
 
-def _take_slot(db: sqlite3.Connection, channel: str, now: float, interval: float) -> float:
+def _take_slot(db: sqlite3.Connection, channel: str, clock: Callable[[], float], interval: float) -> float:
+    # The clock is read inside the transaction: read before it, a sender that waited for the lock took a slot in the
+    # past and sent at once, beside the sender that took the next slot meanwhile (two sends in the same instant).
+    now = clock()
     row = db.execute("SELECT next_at FROM send_pace WHERE channel = ?", (channel,)).fetchone()
     slot = now if row is None or row[0] < now else row[0]
     db.execute("INSERT INTO send_pace(channel, next_at) VALUES (?, ?)"
