@@ -157,10 +157,17 @@ def _channel_error(db: sqlite3.Connection, e: ChannelError, now: int) -> bool:
 
 
 def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult, search: SearchLater) -> int | None:
-    if db.execute("SELECT 1 FROM message WHERE channel = ? AND wamid = ?", (m.channel, m.wamid)).fetchone():
+    if m.customer.wa_id:  # the usual case: whether it is new, its thread and its contact, in one query
+        known = db.execute(_KNOWN_CUSTOMER, (m.channel, m.wamid, m.channel, m.customer.wa_id)).fetchone()
+        if known["duplicate"]:
+            result.duplicates += 1
+            return None
+        thread = _thread_for(db, m, known if known["id"] is not None else None, looked_up=True)
+    elif db.execute("SELECT 1 FROM message WHERE channel = ? AND wamid = ?", (m.channel, m.wamid)).fetchone():
         result.duplicates += 1
         return None
-    thread = _thread_for(db, m)
+    else:
+        thread = _thread_for(db, m)
     if thread is None:
         result.unattributed += 1
         log.warning("message %r names no customer (no from, from_user_id or BSUID): kept raw only", m.wamid)
@@ -237,14 +244,24 @@ class ThreadState(NamedTuple):
     has_attachment: int
 
 
-def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> ThreadState | None:
-    """The state of the thread for (channel, customer), created (with its contact) on the
-    customer's first message; None when the message names nobody (no number, no BSUID): better in no thread than in
-    a made-up "Unknown" one."""
+# Whether message (channel, wamid) is stored, and the thread of (channel, wa_id) with its contact, in one row.
+_KNOWN_CUSTOMER = (
+    "SELECT EXISTS (SELECT 1 FROM message WHERE channel = ? AND wamid = ?) AS duplicate, t.id, t.contact_id, t.wa_id,"
+    " t.user_id, t.last_message_at, t.status, t.last_direction, t.has_attachment, c.id AS known_contact,"
+    " c.name AS contact_name, c.wa_id AS contact_wa_id, c.user_id AS contact_user_id, c.e164 AS contact_e164"
+    " FROM (SELECT 1 AS one) AS one LEFT JOIN thread t ON t.channel = ? AND t.wa_id = ?"
+    " LEFT JOIN contact c ON c.id = t.contact_id")
+
+
+def _thread_for(db: sqlite3.Connection, m: InboundMessage, found: sqlite3.Row | None = None, *,
+                looked_up: bool = False) -> ThreadState | None:
+    """The state of the thread for (channel, customer), created (with its contact) on the customer's first message;
+    None when the message names nobody (no number, no BSUID): better in no thread than in a made-up "Unknown" one.
+    `looked_up`: the thread was already looked for by the customer's number; `found` is its _KNOWN_CUSTOMER row."""
     wa_id, bsuids = m.customer.wa_id, _bsuids(m)
     marks = ",".join("?" * len(bsuids))
-    row = None
-    if wa_id:
+    row = found
+    if wa_id and not looked_up:
         row = _one(db, f"SELECT id, contact_id, wa_id, user_id, {_STATE} FROM thread"
                        " WHERE channel = ? AND wa_id = ?", (m.channel, wa_id))
     if row is None and bsuids:
@@ -263,7 +280,10 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> ThreadState | None
         if bsuids and row["user_id"] is None:  # the BSUID a new thread would have been given: same in any order
             db.execute("UPDATE thread SET user_id = coalesce(user_id, ?) WHERE id = ?",
                        (m.customer.user_id or bsuids[-1], row["id"]))
-        if row["contact_id"]:
+        if found is not None and found["known_contact"] is not None:
+            _complete_contact(db, row["contact_id"], m, bsuids, (found["contact_name"], found["contact_wa_id"],
+                                                                 found["contact_user_id"], found["contact_e164"]))
+        elif found is None and row["contact_id"]:
             _complete_contact(db, row["contact_id"], m, bsuids)
         return ThreadState(row["id"], row["last_message_at"], row["status"], row["last_direction"],
                            row["has_attachment"])
@@ -311,21 +331,25 @@ def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -
     return contact_id
 
 
-def _complete_contact(db: sqlite3.Connection, contact_id: int, m: InboundMessage, bsuids: list[str]) -> None:
+def _complete_contact(db: sqlite3.Connection, contact_id: int, m: InboundMessage, bsuids: list[str],
+                      known: tuple | None = None) -> None:
     """What this message tells of a known contact that the contact lacks (a number, a BSUID, a real name), so the
-    contact ends the same whichever of the customer's webhooks came first."""
-    known = db.execute("SELECT name, wa_id, user_id, e164 FROM contact WHERE id = ?", (contact_id,)).fetchone()
+    contact ends the same whichever of the customer's webhooks came first. `known`: the contact's (name, wa_id,
+    user_id, e164) if already read."""
     if known is None:
-        return
+        known = db.execute("SELECT name, wa_id, user_id, e164 FROM contact WHERE id = ?", (contact_id,)).fetchone()
+        if known is None:
+            return
+    name, known_wa_id, known_user_id, known_e164 = known
     wa_id, user_id = m.customer.wa_id, m.customer.user_id
-    # Most messages come from a contact that lacks nothing: then this costs one read and no write.
-    if (wa_id and not known["wa_id"]) or (user_id and not known["user_id"]):
+    # Most messages come from a contact that lacks nothing: then this costs no write.
+    if (wa_id and not known_wa_id) or (user_id and not known_user_id):
         e164 = phones.wa_id_to_e164(wa_id)
         db.execute("UPDATE contact SET wa_id = coalesce(wa_id, ?), user_id = coalesce(user_id, ?),"
                    " e164 = coalesce(e164, ?) WHERE id = ?", (wa_id, user_id, e164, contact_id))
         if e164:
             db.execute("INSERT INTO contact_number(contact_id, e164) VALUES (?, ?) ON CONFLICT DO NOTHING", (contact_id, e164))
-    named_after_id = not known["name"] or known["name"] in (known["wa_id"], known["user_id"], known["e164"])
+    named_after_id = not name or name in (known_wa_id, known_user_id, known_e164)
     if m.customer.name and named_after_id:  # a contact first named after an identifier takes the profile name
         db.execute("UPDATE contact SET name = ? WHERE id = ?", (m.customer.name, contact_id))
     if bsuids:
