@@ -244,6 +244,10 @@ class ThreadState(NamedTuple):
     has_attachment: int
 
 
+_STATE = "last_message_at, status, last_direction, has_attachment"  # a ThreadState's columns, after the id
+_STATE_OF_T = ", ".join(f"t.{column}" for column in _STATE.split(", "))
+
+
 # Whether message (channel, wamid) is stored, and the thread of (channel, wa_id) with its contact, in one row.
 _KNOWN_CUSTOMER = (
     "SELECT EXISTS (SELECT 1 FROM message WHERE channel = ? AND wamid = ?) AS duplicate, t.id, t.contact_id, t.wa_id,"
@@ -296,9 +300,6 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage, found: sqlite3.Row | 
         (m.channel, wa_id, m.customer.user_id or bsuids[-1] if bsuids else None, contact_id, m.timestamp)
     ).fetchone()[0], None, "open", None, 0)
 
-
-_STATE = "last_message_at, status, last_direction, has_attachment"
-_STATE_OF_T = ", ".join(f"t.{column}" for column in _STATE.split(", "))
 
 
 def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -> int:
