@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import sqlite3
 
@@ -156,15 +157,22 @@ def _channel_error(db: sqlite3.Connection, e: ChannelError, now: int) -> bool:
 
 
 def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult, search: SearchLater) -> int | None:
-    if db.execute("SELECT 1 FROM message WHERE channel = ? AND wamid = ?", (m.channel, m.wamid)).fetchone():
+    if m.customer.wa_id:  # the usual case: whether it is new, its thread and its contact, in one query
+        known = db.execute(_KNOWN_CUSTOMER, (m.channel, m.wamid, m.channel, m.customer.wa_id)).fetchone()
+        if known["duplicate"]:
+            result.duplicates += 1
+            return None
+        thread = _thread_for(db, m, known if known["id"] is not None else None, looked_up=True)
+    elif db.execute("SELECT 1 FROM message WHERE channel = ? AND wamid = ?", (m.channel, m.wamid)).fetchone():
         result.duplicates += 1
         return None
-    thread = _thread_for(db, m)
+    else:
+        thread = _thread_for(db, m)
     if thread is None:
         result.unattributed += 1
         log.warning("message %r names no customer (no from, from_user_id or BSUID): kept raw only", m.wamid)
         return None
-    thread_id, last_message_at, status = thread
+    thread_id = thread.id
     reason = policy.quarantine_reason(m.text) if m.type in _QUARANTINE_CHECKED else None
     error = m.error
     # One statement, one round trip on PostgreSQL: the new id, and whether an edit or revoke came before it.
@@ -189,16 +197,21 @@ def _inbound(db: sqlite3.Connection, m: InboundMessage, result: IngestResult, se
     # The usual case: a customer's message newer than anything in an open thread. Its summary is this message, so
     # one UPDATE does what the general path below does in three (and a read). A closed thread goes the general way:
     # its reopening is queued at the thread's last message before this one (thread_queued_reopened reads it).
-    if (not changed_before and status == "open" and m.type not in _NOT_SESSION
-            and (last_message_at is None or m.timestamp > last_message_at)):
+    if (not changed_before and thread.status == "open" and m.type not in _NOT_SESSION
+            and (thread.last_message_at is None or m.timestamp > thread.last_message_at)):
         preview = f"Quarantined message ({reason})" if reason else preview_for(m.type, m.text, m.raw_type,
                                                                                 m.file_name)[:500]
-        db.execute(f"UPDATE thread SET unread = unread + 1, status = 'open', closed_at = NULL,"
-                   f" has_attachment = CASE WHEN :media = 1 THEN 1 ELSE has_attachment END,"
-                   f" last_inbound_at = {_SESSION_ANCHOR}, last_message_at = :at, last_direction = 'in',"
-                   f" preview = :preview WHERE id = :t",
-                   {"media": m.media_id is not None, "t": thread_id, "day": SESSION_SECONDS, "at": m.timestamp,
-                    "preview": preview})
+        # Only the columns that change: a column named in SET costs its indexes and fires the triggers watching
+        # it (thread_tally_au compares seven columns), even when its value stays the same. The thread is open
+        # (closed_at is NULL), and this message is the newest one that opens a session.
+        sets = ["unread = unread + 1", f"last_inbound_at = {_SESSION_ANCHOR_AT}", "last_message_at = :at",
+                "preview = :preview"]
+        if m.media_id is not None and thread.has_attachment != 1:
+            sets.append("has_attachment = 1")
+        if thread.last_direction != "in":
+            sets.append("last_direction = 'in'")
+        db.execute(f"UPDATE thread SET {', '.join(sets)} WHERE id = :t",
+                   {"t": thread_id, "day": SESSION_SECONDS, "at": m.timestamp, "preview": preview})
         return thread_id
     db.execute("UPDATE thread SET unread = unread + 1, status = 'open', closed_at = NULL,"
                " has_attachment = CASE WHEN :media = 1 THEN 1 ELSE has_attachment END WHERE id = :id",
@@ -222,23 +235,46 @@ def _bsuids(m: InboundMessage) -> list[str]:
     return list(dict.fromkeys(u for u in found if u))
 
 
-def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> tuple[int, int | None, str] | None:
-    """(id, last_message_at, status) of the thread for (channel, customer), created (with its contact) on the
-    customer's first message; None when the message names nobody (no number, no BSUID): better in no thread than in
-    a made-up "Unknown" one."""
+class ThreadState(NamedTuple):
+    """What the inbound path needs to know of a message's thread before it updates it."""
+    id: int
+    last_message_at: int | None
+    status: str
+    last_direction: str | None
+    has_attachment: int
+
+
+_STATE = "last_message_at, status, last_direction, has_attachment"  # a ThreadState's columns, after the id
+_STATE_OF_T = ", ".join(f"t.{column}" for column in _STATE.split(", "))
+
+
+# Whether message (channel, wamid) is stored, and the thread of (channel, wa_id) with its contact, in one row.
+_KNOWN_CUSTOMER = (
+    "SELECT EXISTS (SELECT 1 FROM message WHERE channel = ? AND wamid = ?) AS duplicate, t.id, t.contact_id, t.wa_id,"
+    " t.user_id, t.last_message_at, t.status, t.last_direction, t.has_attachment, c.id AS known_contact,"
+    " c.name AS contact_name, c.wa_id AS contact_wa_id, c.user_id AS contact_user_id, c.e164 AS contact_e164"
+    " FROM (SELECT 1 AS one) AS one LEFT JOIN thread t ON t.channel = ? AND t.wa_id = ?"
+    " LEFT JOIN contact c ON c.id = t.contact_id")
+
+
+def _thread_for(db: sqlite3.Connection, m: InboundMessage, found: sqlite3.Row | None = None, *,
+                looked_up: bool = False) -> ThreadState | None:
+    """The state of the thread for (channel, customer), created (with its contact) on the customer's first message;
+    None when the message names nobody (no number, no BSUID): better in no thread than in a made-up "Unknown" one.
+    `looked_up`: the thread was already looked for by the customer's number; `found` is its _KNOWN_CUSTOMER row."""
     wa_id, bsuids = m.customer.wa_id, _bsuids(m)
     marks = ",".join("?" * len(bsuids))
-    row = None
-    if wa_id:
-        row = _one(db, "SELECT id, contact_id, wa_id, user_id, last_message_at, status FROM thread"
+    row = found
+    if wa_id and not looked_up:
+        row = _one(db, f"SELECT id, contact_id, wa_id, user_id, {_STATE} FROM thread"
                        " WHERE channel = ? AND wa_id = ?", (m.channel, wa_id))
     if row is None and bsuids:
-        row = _one(db, f"SELECT id, contact_id, wa_id, user_id, last_message_at, status FROM thread WHERE channel = ?"
+        row = _one(db, f"SELECT id, contact_id, wa_id, user_id, {_STATE} FROM thread WHERE channel = ?"
                        f" AND user_id IN ({marks}) ORDER BY wa_id IS NULL, id LIMIT 1", (m.channel, *bsuids))
     if row is None and bsuids:
         # A BSUID the customer had before (they rotate): the thread of the contact that had it on this number.
         # With a number, only a thread that has none yet: another number is another thread (number change).
-        row = _one(db, f"SELECT t.id, t.contact_id, t.wa_id, t.user_id, t.last_message_at, t.status"
+        row = _one(db, f"SELECT t.id, t.contact_id, t.wa_id, t.user_id, {_STATE_OF_T}"
                        f" FROM contact_user_id k JOIN thread t ON t.contact_id = k.contact_id"
                        f" WHERE t.channel = ? AND k.user_id IN ({marks}) AND (CAST(? AS TEXT) IS NULL OR t.wa_id IS NULL)"
                        " ORDER BY t.last_message_at DESC, t.id LIMIT 1", (m.channel, *bsuids, wa_id))
@@ -248,17 +284,22 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage) -> tuple[int, int | N
         if bsuids and row["user_id"] is None:  # the BSUID a new thread would have been given: same in any order
             db.execute("UPDATE thread SET user_id = coalesce(user_id, ?) WHERE id = ?",
                        (m.customer.user_id or bsuids[-1], row["id"]))
-        if row["contact_id"]:
+        if found is not None and found["known_contact"] is not None:
+            _complete_contact(db, row["contact_id"], m, bsuids, (found["contact_name"], found["contact_wa_id"],
+                                                                 found["contact_user_id"], found["contact_e164"]))
+        elif found is None and row["contact_id"]:
             _complete_contact(db, row["contact_id"], m, bsuids)
-        return row["id"], row["last_message_at"], row["status"]
+        return ThreadState(row["id"], row["last_message_at"], row["status"], row["last_direction"],
+                           row["has_attachment"])
     if not wa_id and not bsuids:
         return None
     contact_id = _contact_for(db, m, bsuids)
-    return db.execute(
+    return ThreadState(db.execute(
         "INSERT INTO thread(channel, wa_id, user_id, contact_id, status, created_at) VALUES (?,?,?,?, 'open', ?)"
         " RETURNING id",
         (m.channel, wa_id, m.customer.user_id or bsuids[-1] if bsuids else None, contact_id, m.timestamp)
-    ).fetchone()[0], None, "open"
+    ).fetchone()[0], None, "open", None, 0)
+
 
 
 def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -> int:
@@ -291,21 +332,25 @@ def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -
     return contact_id
 
 
-def _complete_contact(db: sqlite3.Connection, contact_id: int, m: InboundMessage, bsuids: list[str]) -> None:
+def _complete_contact(db: sqlite3.Connection, contact_id: int, m: InboundMessage, bsuids: list[str],
+                      known: tuple | None = None) -> None:
     """What this message tells of a known contact that the contact lacks (a number, a BSUID, a real name), so the
-    contact ends the same whichever of the customer's webhooks came first."""
-    known = db.execute("SELECT name, wa_id, user_id, e164 FROM contact WHERE id = ?", (contact_id,)).fetchone()
+    contact ends the same whichever of the customer's webhooks came first. `known`: the contact's (name, wa_id,
+    user_id, e164) if already read."""
     if known is None:
-        return
+        known = db.execute("SELECT name, wa_id, user_id, e164 FROM contact WHERE id = ?", (contact_id,)).fetchone()
+        if known is None:
+            return
+    name, known_wa_id, known_user_id, known_e164 = known
     wa_id, user_id = m.customer.wa_id, m.customer.user_id
-    # Most messages come from a contact that lacks nothing: then this costs one read and no write.
-    if (wa_id and not known["wa_id"]) or (user_id and not known["user_id"]):
+    # Most messages come from a contact that lacks nothing: then this costs no write.
+    if (wa_id and not known_wa_id) or (user_id and not known_user_id):
         e164 = phones.wa_id_to_e164(wa_id)
         db.execute("UPDATE contact SET wa_id = coalesce(wa_id, ?), user_id = coalesce(user_id, ?),"
                    " e164 = coalesce(e164, ?) WHERE id = ?", (wa_id, user_id, e164, contact_id))
         if e164:
             db.execute("INSERT INTO contact_number(contact_id, e164) VALUES (?, ?) ON CONFLICT DO NOTHING", (contact_id, e164))
-    named_after_id = not known["name"] or known["name"] in (known["wa_id"], known["user_id"], known["e164"])
+    named_after_id = not name or name in (known_wa_id, known_user_id, known_e164)
     if m.customer.name and named_after_id:  # a contact first named after an identifier takes the profile name
         db.execute("UPDATE contact SET name = ? WHERE id = ?", (m.customer.name, contact_id))
     if bsuids:
@@ -495,13 +540,17 @@ def refresh_session(db: sqlite3.Connection, thread_id: int) -> None:
 
 
 # The thread's session anchor (see refresh_session) for thread :t, a day being :day seconds.
-_SESSION_ANCHOR = """(
+_SESSION_OPENED = """(SELECT max(timestamp) AS at FROM message WHERE thread_id = :t
+          AND direction = 'in' AND type NOT IN ('reaction', 'system', 'unsupported'))"""
+_SESSION_ANCHOR_FROM = """(
     SELECT CASE WHEN shut.at IS NOT NULL AND opened.at > shut.at - :day AND opened.at <= shut.at
                 THEN shut.at - :day ELSE opened.at END
-    FROM (SELECT max(timestamp) AS at FROM message WHERE thread_id = :t
-          AND direction = 'in' AND type NOT IN ('reaction', 'system', 'unsupported')) AS opened,
+    FROM {opened} AS opened,
          (SELECT max(status_at) AS at FROM message WHERE thread_id = :t
           AND direction = 'out' AND status = 'failed' AND error_code = 131047) AS shut)"""
+_SESSION_ANCHOR = _SESSION_ANCHOR_FROM.format(opened=_SESSION_OPENED)
+# The same when the customer's message at :at is the thread's newest that opens a session (no index step for it).
+_SESSION_ANCHOR_AT = _SESSION_ANCHOR_FROM.format(opened="(SELECT CAST(:at AS BIGINT) AS at)")
 
 
 def _one(db: sqlite3.Connection, sql: str, params) -> sqlite3.Row | None:
