@@ -29,7 +29,7 @@ from textual.widgets import Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from app import handoff
-from app.frame_hold import FrameHold
+from app.frame_hold import FrameHold, HeldScreen
 from app.screens.confirm import ConfirmScreen
 from app.screens.help import HelpScreen, sections
 from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
@@ -80,7 +80,7 @@ def job(*, group: str, exclusive: bool = False) -> Callable:
     return work(group=group, exclusive=exclusive, exit_on_error=False)
 
 
-class InboxScreen(Screen[None]):
+class InboxScreen(HeldScreen[None]):
     AUTO_FOCUS = "ThreadList"
     # Below 120 columns one pane at a time (the list, or the thread while it has focus); below 160 the contact
     # panel is an overlay that i shows. styles.tcss draws each.
@@ -251,6 +251,7 @@ class InboxScreen(Screen[None]):
     # ---- loading ----------------------------------------------------------------------------------------------
     @job(group="start")
     async def start(self) -> None:
+        self.frames.hold()  # the mounting took some of the first hold's LIMIT: the reads get a whole one
         try:
             self._change_seq = await self.inbox.change_seq()  # the follower misses nothing from here on
             await self.drafts.load()
