@@ -27,6 +27,10 @@ def ask_terminal() -> threading.Thread:
 
 
 def terminal_asked(asking: threading.Thread) -> None:
-    """Before Textual takes the terminal: the answer is in, and the image widget is ready."""
+    """Before Textual takes the terminal: the answer is in (asked here should the thread have failed). The image
+    widget itself is imported when an image is first shown (app/screens/media.py): it reads the cached answer."""
     asking.join()
-    import textual_image.widget  # noqa: F401
+    import textual_image.renderable  # noqa: F401  (imported by the thread: nothing more to do)
+    from textual_image._terminal import get_cell_size
+
+    get_cell_size()

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -29,14 +30,9 @@ from textual.widgets import Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from app import handoff
-from app.frame_hold import FrameHold
+from app.frame_hold import FrameHold, HeldScreen
 from app.screens.confirm import ConfirmScreen
-from app.screens.help import HelpScreen, sections
 from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
-from app.screens.media import MediaScreen
-from app.screens.prompts import (Assignment, Attachment, AttachPrompt, NewView, NewViewPrompt,
-                                 SettingsScreen)
-from app.screens.template_picker import SendFacts, TemplateChoice, TemplatePicker, thread_language
 from app.team_ui import TeamDesk, presence_line
 from app.thread_state import SAVE_AFTER, ThreadDrafts
 from core import phones, policy
@@ -54,6 +50,10 @@ from widgets.literal import literal
 from widgets.sidebar import ViewSidebar
 from widgets.thread_list import ThreadList
 from widgets.thread_pane import ThreadPane
+
+if TYPE_CHECKING:  # the dialogs load when first opened (the inbox's cold start)
+    from app.screens.prompts import Assignment, Attachment, NewView
+    from app.screens.template_picker import TemplateChoice
 
 # Actions that need a thread (the highlighted row, the selection, or the open thread).
 _ON_THREADS = {"close_threads", "reopen_threads", "assign_me", "assign", "mark_unread", "snooze"}
@@ -80,7 +80,7 @@ def job(*, group: str, exclusive: bool = False) -> Callable:
     return work(group=group, exclusive=exclusive, exit_on_error=False)
 
 
-class InboxScreen(Screen[None]):
+class InboxScreen(HeldScreen[None]):
     AUTO_FOCUS = "ThreadList"
     # Below 120 columns one pane at a time (the list, or the thread while it has focus); below 160 the contact
     # panel is an overlay that i shows. styles.tcss draws each.
@@ -251,6 +251,7 @@ class InboxScreen(Screen[None]):
     # ---- loading ----------------------------------------------------------------------------------------------
     @job(group="start")
     async def start(self) -> None:
+        self.frames.hold()  # the mounting took some of the first hold's LIMIT: the reads get a whole one
         try:
             self._change_seq = await self.inbox.change_seq()  # the follower misses nothing from here on
             await self.drafts.load()
@@ -623,6 +624,8 @@ class InboxScreen(Screen[None]):
         left = (policy.format_session_left(int(rules.session_expires_at - now))
                 if rules.session_expires_at and rules.session_expires_at > now and not rules.text_refused
                 else "closed")
+        from app.screens.template_picker import SendFacts, TemplatePicker, thread_language
+
         facts = SendFacts(customer=_customer(thread), session_left=left, conversation=rules.template_opens,
                           quota_used=quota.used, quota=quota.quota,
                           language=thread_language(self.query_one(ThreadPane).messages, thread.e164))
@@ -656,6 +659,8 @@ class InboxScreen(Screen[None]):
         thread_id = self.composer.thread_id
         if thread_id is None:
             return
+        from app.screens.prompts import Attachment, AttachPrompt
+
         draft = self.drafts.get(thread_id)
         kept = Attachment(draft.attachment, draft.caption) if draft.attachment else None
 
@@ -700,6 +705,8 @@ class InboxScreen(Screen[None]):
         self._confirmed("Reopen", lambda ids: self.act("reopen", ids=ids))
 
     def action_assign_me(self) -> None:
+        from app.screens.prompts import Assignment
+
         self._confirmed("Assign to you", lambda ids: self.act("assign", Assignment(owner=self.inbox.agent), ids))
 
     def _confirmed(self, verb: str, run: Callable[[list[int]], object]) -> None:
@@ -719,6 +726,8 @@ class InboxScreen(Screen[None]):
 
     @job(group="assign")
     async def assign_prompt(self) -> None:
+        from app.screens.prompts import Assignment
+
         ids = self._targets()
         named = await self.desk.assign_names()  # known agents and teams only, completed as typed
         choice = None if named is None else (Assignment(team=named[5:]) if named.lower().startswith("team:")
@@ -809,6 +818,9 @@ class InboxScreen(Screen[None]):
             self.query_one(ViewSidebar).focus()
 
     def action_help(self) -> None:
+        from app.screens.help import HelpScreen, sections
+        from app.screens.template_picker import TemplatePicker
+
         self.app.push_screen(HelpScreen(sections(
             self.app.BINDINGS, self.BINDINGS, {"list": ThreadList.BINDINGS, "views": ViewSidebar.BINDINGS,
                                                "thread": ThreadPane.BINDINGS, "composer": ReplyArea.BINDINGS,
@@ -849,6 +861,8 @@ class InboxScreen(Screen[None]):
         if path is None or message is None:
             self.notify("The file is not on this machine yet.", severity="warning", markup=False)
             return
+        from app.screens.media import MediaScreen
+
         self.app.push_screen(MediaScreen(message, path),
                              callback=lambda save: self.action_save_media() if save else None)
 
@@ -897,6 +911,8 @@ class InboxScreen(Screen[None]):
 
     @job(group="view")
     async def new_view(self) -> None:
+        from app.screens.prompts import NewViewPrompt
+
         choice: NewView | None = await self.app.push_screen_wait(NewViewPrompt())
         if choice is None:
             return
@@ -914,6 +930,8 @@ class InboxScreen(Screen[None]):
 
     @job(group="settings")
     async def edit_settings(self) -> None:
+        from app.screens.prompts import SettingsScreen
+
         chosen = await self.app.push_screen_wait(SettingsScreen(self.settings))
         if chosen is None:
             return

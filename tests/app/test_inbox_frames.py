@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from textual._compositor import Compositor
+
 from app import frame_hold
+from app.screens.inbox import InboxScreen
 from tests.app.helpers import SIZE, make_app, seed, settle
 from tests.app.test_inbox_live import wait_for
 from widgets.sidebar import ViewSidebar
@@ -67,6 +70,24 @@ async def test_the_first_frame_after_choosing_a_view_shows_its_threads(seeded_db
         await pilot.press("enter")
         await settle(pilot)
         assert seen["frames"] and seen["frames"][0] == [1, 3, 6]  # not the old list with the focus moved first
+
+
+async def test_the_first_screen_is_composed_once_its_rows_are_in(seeded_db: Path, monkeypatch: pytest.MonkeyPatch):
+    """Held, Textual would still compose the mounting screen's frame (and throw it away): wasted start-up time."""
+    monkeypatch.setattr(frame_hold, "LIMIT", 30.0)  # however slow the machine, the rows come first
+    app = make_app(seeded_db)
+    composed: list[list[int]] = []
+    real = Compositor.render_update
+
+    def render_update(compositor: Compositor, *args, **kwargs):
+        if isinstance(app.screen, InboxScreen) and compositor is app.screen._compositor:
+            composed.append(ids(app))
+        return real(compositor, *args, **kwargs)
+
+    monkeypatch.setattr(Compositor, "render_update", render_update)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert ids(app) and composed and composed[0] == ids(app)
 
 
 async def test_keys_typed_right_after_choosing_a_view_move_in_its_list(seeded_db: Path):
