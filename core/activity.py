@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
 
 from core.model import Activity
 from core.store.db import Store
@@ -59,33 +58,32 @@ class Marks:
     assignment: int
 
 
-def marks(conn: Any) -> Marks:
-    row = conn.execute("SELECT (SELECT coalesce(max(id), 0) FROM message),"
-                       " (SELECT coalesce(max(id), 0) FROM mention),"
-                       " (SELECT coalesce(max(id), 0) FROM assignment)").fetchone()
+async def marks(store: Store) -> Marks:
+    row = await store.fetchone("SELECT (SELECT coalesce(max(id), 0) FROM message),"
+                               " (SELECT coalesce(max(id), 0) FROM mention),"
+                               " (SELECT coalesce(max(id), 0) FROM assignment)")
     return Marks(row[0], row[1], row[2])
 
 
-def concerning(conn: Any, agent: str, since: Marks) -> tuple[Concerning, Marks]:
-    """Plain functions (Store.run): the live reader reads these with the change log, in one hop."""
+async def concerning(store: Store, agent: str, since: Marks) -> tuple[Concerning, Marks]:
     # The new messages first, then their threads by id: as one join, SQLite builds a Bloom filter over every
     # thread for the few new messages (5-10 ms a look on 100k threads).
-    wrote = [r[0] for r in conn.execute("SELECT thread_id FROM message WHERE id > ? AND direction = 'in'"
-                                        " AND type != 'reaction' ORDER BY id", (since.message,)).fetchall()]
+    wrote = [r[0] for r in await store.fetchall("SELECT thread_id FROM message WHERE id > ? AND direction = 'in'"
+                                                " AND type != 'reaction' ORDER BY id", (since.message,))]
     threads = list(dict.fromkeys(wrote))
     owners: dict[int, str | None] = {}
     for at in range(0, len(threads), _IDS_A_QUERY):
         ids = threads[at:at + _IDS_A_QUERY]
-        owners.update((r[0], r[1]) for r in conn.execute(
+        owners.update((r[0], r[1]) for r in await store.fetchall(
             f"SELECT id, owner FROM thread WHERE id IN ({','.join('?' * len(ids))}) AND (owner = ? OR (owner IS NULL"
             " AND (team IS NULL OR team IN (SELECT team FROM team_member WHERE agent = ?))))", [*ids, agent, agent]))
-    mentions = conn.execute("SELECT thread_id FROM mention WHERE agent = ? AND id > ? ORDER BY id",
-                            (agent, since.mention)).fetchall()
-    assigned = conn.execute("SELECT thread_id FROM assignment WHERE owner = ? AND id > ?"
-                            " AND coalesce(by_agent, '') != ? ORDER BY id", (agent, since.assignment, agent)).fetchall()
+    mentions = await store.fetchall("SELECT thread_id FROM mention WHERE agent = ? AND id > ? ORDER BY id",
+                                    (agent, since.mention))
+    assigned = await store.fetchall("SELECT thread_id FROM assignment WHERE owner = ? AND id > ?"
+                                    " AND coalesce(by_agent, '') != ? ORDER BY id", (agent, since.assignment, agent))
     found = Concerning(
         mine=tuple(t for t in threads if t in owners and owners[t] == agent),
         queue=tuple(t for t in threads if t in owners and owners[t] != agent),
-        mention=tuple(dict.fromkeys(r[0] for r in mentions)),
-        assigned=tuple(dict.fromkeys(r[0] for r in assigned)))
-    return found, marks(conn)
+        mention=tuple(dict.fromkeys(r["thread_id"] for r in mentions)),
+        assigned=tuple(dict.fromkeys(r["thread_id"] for r in assigned)))
+    return found, await marks(store)

@@ -21,7 +21,7 @@ from core.agents import Agent
 from core.model import Activity, Channel, ChatMessage, Contact, Draft, Template, ThreadSummary, View
 from core.sending import ReplyRefused, ReplyRules
 from core.store import conversations, reads, rows
-from core.store.db import Store, changes_in, integrity_errors, log_changes
+from core.store.db import Store, integrity_errors, log_changes
 from core.views import BUILTIN_VIEWS, FILTER_KEYS
 
 PAGE = 100
@@ -418,10 +418,10 @@ class Inbox:
     async def changes(self, poll: float = 0.05, *, since: int | None = None) -> AsyncIterator[Changes]:
         """Yields what was committed since the last look (or since `since`). The store wakes this the moment
         anyone commits (SQLite: inotify on its log; PostgreSQL: LISTEN/NOTIFY), or it polls every `poll` s
-        where it cannot. Each look is one hop to the database's thread: on a busy CPU every hop waits for the
-        scheduler (a few ms each), so the change log and what concerns this agent are read together."""
+        where it cannot; its data_version keeps each look at one cheap check."""
         seq = await self.store.last_change_seq() if since is None else since
-        marks = await self.store.run(activity.marks)
+        marks = await activity.marks(self.store)
+        version = await self.store.data_version()
         loop = asyncio.get_running_loop()
         last_yield, again = -BUSY_GAP, ()
         while True:
@@ -431,20 +431,18 @@ class Inbox:
             elif await self.store.changed(poll):
                 again = LOOK_AGAIN
             await asyncio.sleep(max(0.0, last_yield + BUSY_GAP - loop.time()))
-            seq, logged, found, marks = await self.store.run(_look, seq, self.agent, marks)
-            if not logged:
+            current = await self.store.data_version()
+            newest = await self.store.last_change_seq() if current == version else None
+            if current == version and newest == seq:
                 continue  # nothing from others, nothing from ourselves
+            version = current
+            seq, logged = await self.store.changes_since(seq)
+            if not logged:
+                continue
             kinds = frozenset(k for k, _ in logged)
+            found = activity.Concerning()
+            if kinds - {"presence"}:  # presence alone (viewing / typing) brings no message
+                found, marks = await activity.concerning(self.store, self.agent, marks)
             last_yield = loop.time()
             yield Changes(thread_ids=frozenset(t for _, t in logged if t is not None), kinds=kinds,
                           new_inbound=tuple(dict.fromkeys(found.mine + found.queue)), seq=seq, concerning=found)
-
-
-def _look(conn: Any, seq: int, agent: str, marks: activity.Marks
-          ) -> tuple[int, list[tuple[str, int | None]], activity.Concerning, activity.Marks]:
-    """What the change log holds after `seq`, and what of it concerns `agent` (presence alone brings no message)."""
-    newest, logged = changes_in(conn, seq)
-    if {kind for kind, _ in logged} - {"presence"}:
-        found, marks = activity.concerning(conn, agent, marks)
-        return newest, logged, found, marks
-    return newest, logged, activity.Concerning(), marks

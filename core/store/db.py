@@ -133,7 +133,10 @@ class Store:
 
     async def changes_since(self, seq: int) -> tuple[int, list[tuple[str, int | None]]]:
         """(newest seq, [(kind, thread_id), ...]) of what was logged after `seq`."""
-        return await self.run(changes_in, seq)
+        rows = await self.fetchall("SELECT seq, kind, thread_id FROM change_log WHERE seq > ? ORDER BY seq", (seq,))
+        if not rows:
+            return seq, []
+        return rows[-1]["seq"], [(row["kind"], row["thread_id"]) for row in rows]
 
 
 # What the logic catches, whichever the backend (`except database_errors():`). psycopg is imported only by a
@@ -169,14 +172,6 @@ def is_locked(error: BaseException) -> bool:
     pg = _psycopg()
     return (isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
             or pg is not None and isinstance(error, pg.errors.LockNotAvailable))
-
-
-def changes_in(conn: Any, seq: int) -> tuple[int, list[tuple[str, int | None]]]:
-    """Store.changes_since as a plain function, for a reader that reads more in the same hop."""
-    rows = conn.execute("SELECT seq, kind, thread_id FROM change_log WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
-    if not rows:
-        return seq, []
-    return rows[-1][0], [(row[1], row[2]) for row in rows]
 
 
 def _fetchall(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite3.Row]:

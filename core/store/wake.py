@@ -2,8 +2,8 @@
 
 A WAL database only works between processes on one host (they share the -shm memory), so every commit, from any
 process, is a write to the `-wal` file this kernel sees: inotify on the database's folder says so at once. The
-database stays the truth — a wake-up only says "look now" (the reader then reads the change log); where inotify
-is missing (not Linux) or fails, the reader polls as it did.
+database stays the truth — a wake-up only says "look now" (the reader then checks `PRAGMA data_version` and the
+change log as before); where inotify is missing (not Linux) or fails, the reader polls as it did.
 """
 
 from __future__ import annotations

@@ -92,13 +92,13 @@ async def test_a_burst_from_more_customers_than_one_lookup_concerns_each_in_the_
     marek = inbox(store, "marek")
     await marek.assign([threads[1], threads[4]], owner="ola")
     await store.write(lambda c: c.execute("UPDATE thread SET team = 'Sprzedaz' WHERE id = ?", (threads[2],)))
-    since = await store.run(activity.marks)
+    since = await activity.marks(store)
     for i in (3, 4, 0, 3, 2, 1):
         await customer_writes(store, f"4860000000{i}", "halo", at=NOW + 10 + i)
-    found, after = await store.run(activity.concerning, "ola", since)
+    found, after = await activity.concerning(store, "ola", since)
     assert found.mine == (threads[4], threads[1])
     assert found.queue == (threads[3], threads[0])  # the other team's unassigned thread is not ola's queue
-    assert after == await store.run(activity.marks)
+    assert after == await activity.marks(store)
 
 
 async def test_presence_and_the_collision_check(store: Store):
