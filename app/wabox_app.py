@@ -15,6 +15,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from app.gc_pauses import freeze_when_ready
 from app.screens.commands import RecordCommands, ThreadCommands
 from app.screens.inbox import InboxScreen
 from app.thread_state import ThreadDrafts
@@ -38,8 +39,10 @@ class WaboxApp(App[None]):
 
     def __init__(self, db_path: Path | str, *, agent: str, clock: Callable[[], float] = time.time,
                  quota: int = 1000, media_dir: Path | None = None, title_note: str | None = None,
-                 downloads_dir: Path = DEFAULT_DOWNLOADS, notify_command: str | None = None) -> None:
+                 downloads_dir: Path = DEFAULT_DOWNLOADS, notify_command: str | None = None,
+                 freeze_startup: bool = False) -> None:
         super().__init__()
+        self.freeze_startup = freeze_startup  # the program's own run only (app/gc_pauses.py)
         self.notify_command = notify_command  # the config's hook for notifications (app/team_ui.py runs it)
         self.db_path = db_path if isinstance(db_path, str) and is_postgres(db_path) else Path(db_path)
         self.agent = agent
@@ -57,8 +60,11 @@ class WaboxApp(App[None]):
         self.store = await Store.open(self.db_path)
         self.inbox = Inbox(self.store, agent=self.agent, clock=self.clock, quota=self.quota)
         self.drafts = ThreadDrafts(self.inbox)
-        await self.push_screen(InboxScreen(self.inbox, media_dir=self.media_dir, drafts=self.drafts,
-                                           downloads_dir=self.downloads_dir))
+        screen = InboxScreen(self.inbox, media_dir=self.media_dir, drafts=self.drafts,
+                             downloads_dir=self.downloads_dir)
+        await self.push_screen(screen)
+        if self.freeze_startup:
+            self.run_worker(freeze_when_ready(screen.ready), group="gc", exit_on_error=False)
 
     async def on_unmount(self) -> None:
         for worker in list(self.workers):

@@ -88,7 +88,6 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
         self.total, self._loader, self.now, self.channels = total, loader, now, channels
         self._pages.clear()
         self._pending.clear()
-        self._lines.clear()  # the channels' names may have changed
         self._pages[page_at // PAGE] = first_page
         if not keep_cursor:
             self.selected.clear()
@@ -164,12 +163,15 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
             self._want_page(row // PAGE)
             return Strip(Content("  …").render_segments(), 3).extend_cell_length(width).apply_style(self.rich_style)
         cursor = ("reverse" if self.has_focus else "underline") if row == self.cursor else ""
-        key = (thread, part, width, cursor, thread.id in self.selected, thread.id in self.drafted, self.now)
+        # Keyed by what the line shows, the time and channel's name included: a live update that moves rows down
+        # draws only the new one (all ~46 lines drawn anew take 10-70 ms on a busy machine).
+        told = self._told(thread) if part == 0 else self.channels.get(thread.channel, thread.channel)
+        key = (thread, part, width, cursor, thread.id in self.selected, thread.id in self.drafted, told)
         if self._looks is None:
             self._compare_looks()
         strip = self._lines.get(key)
         if strip is None:
-            line = self._row_line(thread, part, width)
+            line = self._row_line(thread, part, width, told)
             if cursor:
                 line = line.stylize(cursor)
             strip = Strip(line.render_segments(), line.cell_length).crop_extend(0, width, None)
@@ -191,16 +193,23 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
             self._drawn_looks = self._looks
             self._lines.clear()
 
-    def _row_line(self, t: ThreadSummary, part: int, width: int) -> Content:
+    def _told(self, t: ThreadSummary) -> tuple[str, str, str]:
+        """What a thread's first line says of the time now: the session's state, its look, and the last message's
+        time."""
+        if t.status is ThreadStatus.CLOSED:
+            state, look = "closed", "thread-list--closed"  # the thread: an agent closed it
+        else:
+            left = session_left(t.last_inbound_at, self.now)  # the 24-hour session, on an open thread
+            state, look = (f"{left} left", "thread-list--session") if left else ("expired", "thread-list--expired")
+        return state, look, short_time(t.last_message_at, self.now)
+
+    def _row_line(self, t: ThreadSummary, part: int, width: int, told: tuple[str, str, str] | str) -> Content:
+        """Line `part` of a thread's row; `told` is `_told(t)` for the first line, the channel's name for the
+        second."""
         style = self.get_visual_style
         if part == 0:
-            if t.status is ThreadStatus.CLOSED:
-                state, look = "closed", "thread-list--closed"  # the thread: an agent closed it
-            else:
-                left = session_left(t.last_inbound_at, self.now)  # the 24-hour session, on an open thread
-                state, look = (f"{left} left", "thread-list--session") if left else ("expired", "thread-list--expired")
-            right = Content.assemble((f" {state:>8}", style(look, partial=True)),
-                                     f" {short_time(t.last_message_at, self.now):>9}")
+            state, look, when = told
+            right = Content.assemble((f" {state:>8}", style(look, partial=True)), f" {when:>9}")
             name = literal(t.contact_name or t.e164 or t.wa_id or t.user_id or "?", limit=200, keep_newlines=False)
             room = max(width - 3 - right.cell_length, 1)
             left_part = Content.assemble(("●" if t.unread else " ", style("thread-list--unread", partial=True)),
@@ -209,9 +218,8 @@ class ThreadList(CursorMoves, ScrollView, can_focus=True):
                 name.truncate(room, ellipsis=True).stylize("bold" if t.unread else ""))
             return left_part.pad_right(max(room + 3 - left_part.cell_length, 0)).append(right)
         customer = t.e164 or t.wa_id or t.user_id or ""
-        channel = self.channels.get(t.channel, t.channel)
         meta = Content.assemble("   ", literal(customer, limit=40, keep_newlines=False), " · ",
-                                literal(channel, limit=30, keep_newlines=False),
+                                literal(told, limit=30, keep_newlines=False),
                                 literal(f" · @{t.owner}" if t.owner else "", limit=40, keep_newlines=False),
                                 " │ ").stylize(style("thread-list--meta", partial=True))
         preview = literal(t.preview.replace("\n", " ⏎ "), limit=400, keep_newlines=False)

@@ -31,5 +31,5 @@ def run(args: argparse.Namespace) -> int:
         asking.join()  # the terminal is back in its own mode whatever happens
     terminal_asked(asking)
     WaboxApp(config.db, agent=agent_name(args), quota=config.monthly_quota, media_dir=config.media_path,
-             downloads_dir=config.downloads_dir, notify_command=config.notify_command).run()
+             downloads_dir=config.downloads_dir, notify_command=config.notify_command, freeze_startup=True).run()
     return 0

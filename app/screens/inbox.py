@@ -167,7 +167,7 @@ class InboxScreen(HeldScreen[None]):
         self.settings: dict[str, bool] = {}
         self.message: ChatMessage | None = None
         self.notified = 0  # toasts shown (tests read it)
-        self._ready = asyncio.Event()  # the first view is chosen: live changes can be applied
+        self.ready = asyncio.Event()  # the first view is chosen (and its rows shown): live changes can be applied
         self._list_generation = 0
         self._save_timer: Timer | None = None
         self._last_tick = 0
@@ -265,7 +265,7 @@ class InboxScreen(HeldScreen[None]):
             if me is not None:
                 self.desk.show_status(me.status)
         finally:
-            self._ready.set()
+            self.ready.set()
             self.frames.release()
         await self._load_counts()
 
@@ -471,7 +471,7 @@ class InboxScreen(HeldScreen[None]):
     # ---- live -------------------------------------------------------------------------------------------------
     @job(group="follow-changes", exclusive=True)
     async def follow_changes(self) -> None:
-        await self._ready.wait()
+        await self.ready.wait()
         async for changes in self.inbox.changes(since=self._change_seq):
             await self._apply(changes)
             self._change_seq = changes.seq  # applied: a follower started again after a failure goes on from here

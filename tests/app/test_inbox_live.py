@@ -134,3 +134,26 @@ async def test_the_cursor_stays_on_its_thread_when_a_live_update_reorders_the_li
         another_process_writes(seeded_db, 6, "news from Dan")  # Dan jumps to the top
         await wait_for(pilot, lambda: thread_list.thread_at(0) is not None and thread_list.thread_at(0).id == 6)
         assert thread_list.current.id == 2 and thread_list.cursor == 2
+
+
+async def test_the_program_freezes_what_its_first_screen_made_and_still_follows_changes(seeded_db: Path):
+    """`wabox` (freeze_startup) moves the objects alive once the first screen is up out of the full garbage
+    collections (app/gc_pauses.py); live changes still show. An app made without it (every test's) freezes nothing."""
+    import gc
+
+    plain = WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW)
+    async with plain.run_test(size=(160, 44)) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() == 0
+    app = WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW, freeze_startup=True)
+    try:
+        async with app.run_test(size=(160, 44)) as pilot:
+            await settle(pilot)
+            thread_list = app.screen.query_one(ThreadList)
+            assert gc.get_freeze_count() > 0
+            gc.collect()  # a full collection after the freeze: the screen's objects are not walked, nor lost
+            another_process_writes(seeded_db, 3, "Po zamrożeniu")
+            await wait_for(pilot, lambda: thread_list.thread_at(0).id == 3)
+            assert "Po zamrożeniu" in screen_text(pilot)
+    finally:
+        gc.unfreeze()  # this test process opens many more apps: theirs must stay collectable

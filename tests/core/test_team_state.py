@@ -81,6 +81,26 @@ async def test_notifications_only_for_what_concerns_the_agent_and_mentions(store
     await changes.aclose()
 
 
+async def test_a_burst_from_more_customers_than_one_lookup_concerns_each_in_the_order_they_wrote(
+        store: Store, monkeypatch: pytest.MonkeyPatch):
+    """The threads of new messages are looked up by id, a few at a time: none is lost or misfiled between
+    lookups, and each thread counts once however many messages it got."""
+    monkeypatch.setattr(activity, "_IDS_A_QUERY", 2)
+    await team(store, "Wsparcie", {"ola": 5}, rule_channel=None)
+    await agents.add_team(store, "Sprzedaz", now=NOW)
+    threads = [await customer_writes(store, f"4860000000{i}") for i in range(5)]
+    marek = inbox(store, "marek")
+    await marek.assign([threads[1], threads[4]], owner="ola")
+    await store.write(lambda c: c.execute("UPDATE thread SET team = 'Sprzedaz' WHERE id = ?", (threads[2],)))
+    since = await activity.marks(store)
+    for i in (3, 4, 0, 3, 2, 1):
+        await customer_writes(store, f"4860000000{i}", "halo", at=NOW + 10 + i)
+    found, after = await activity.concerning(store, "ola", since)
+    assert found.mine == (threads[4], threads[1])
+    assert found.queue == (threads[3], threads[0])  # the other team's unassigned thread is not ola's queue
+    assert after == await activity.marks(store)
+
+
 async def test_presence_and_the_collision_check(store: Store):
     await team(store, "Wsparcie", {"ola": 5, "marek": 5}, rule_channel=None)
     thread = await customer_writes(store, "48600000001")

@@ -152,3 +152,26 @@ async def test_a_row_drawn_again_shows_what_changed_since():
         app.theme = "textual-light" if app.theme != "textual-light" else "nord"
         await pilot.pause()
         assert list(lst.render_line(0))[0].style != dot
+
+
+async def test_a_fresh_read_shows_the_new_row_the_moved_ones_and_a_renamed_channel():
+    """A live update reads the list again (the screen's keep_cursor): the new thread on top, the others a row down
+    with the cursor still on its thread, and the channel's new name on every row, though drawn rows are kept."""
+    app = ListApp(3)
+    async with app.run_test(size=(80, 12)) as pilot:
+        await pilot.pause()
+        lst = app.query_one(ThreadList)
+        await pilot.press("j")
+        drawn(app, 3)
+        newest = row(9, contact_name="Newcomer", last_message_at=NOW + 5)
+        lst.show(4, [newest, row(0), row(1), row(2)], app.loader, now=NOW, channels={"111": "Support"},
+                 keep_cursor=True)
+        await pilot.pause()
+        lines = drawn(app, 4)
+        assert [line.split()[0] for line in lines[0::2]] == ["Newcomer", "Customer", "Customer", "Customer"]
+        assert "Customer 0" in lines[2] and "Customer 2" in lines[6]
+        assert all(" · Support │ " in line for line in lines[1::2])
+        assert lst.current.id == 2  # the thread the cursor was on, now one row down
+        lst.show(4, [newest, row(0), row(1), row(2)], app.loader, now=NOW, channels={"111": "Sales"},
+                 keep_cursor=True)
+        assert all(" · Sales │ " in line for line in drawn(app, 4)[1::2])
