@@ -95,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             asking.join()
         terminal_asked(asking)
-        WaboxApp(db, agent=agent, title_note=f"demo · simulator {urls.get('sim')}").run()
+        WaboxApp(db, agent=agent, title_note=f"demo · simulator {urls.get('sim')}",
+                 freeze_startup=True).run()
     finally:
         _stop(child)
     print(f"The demo database stays at {db} (simulator was {urls.get('sim')}).")
