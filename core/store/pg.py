@@ -26,6 +26,7 @@ from psycopg_pool import ConnectionPool
 
 from core.store.db import NOTIFIED_SAFETY_NET, Store
 from core.store.schema import MIGRATIONS, script_for
+from core.store.wake import woken
 
 T = TypeVar("T")
 
@@ -311,9 +312,4 @@ class PgStore(Store):
         stores that are not told."""
         await self.data_version()  # a listener, alive
         assert self._notified is not None
-        try:
-            await asyncio.wait_for(self._notified.wait(), NOTIFIED_SAFETY_NET)
-        except asyncio.TimeoutError:
-            return False
-        self._notified.clear()
-        return True
+        return await woken(self._notified, NOTIFIED_SAFETY_NET)

@@ -64,14 +64,19 @@ class WalWatch:
 
     async def wait(self, timeout: float) -> bool:
         """Until the log changes (True) or `timeout` seconds pass (False: the safety net)."""
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        self._changed.clear()
-        return True
+        return await woken(self._changed, timeout)
 
     def close(self) -> None:
         if not self._loop.is_closed():
             self._loop.remove_reader(self._fd)
         os.close(self._fd)
+
+
+async def woken(event: asyncio.Event, timeout: float) -> bool:
+    """True as soon as `event` is set (and it is cleared for the next wake-up), False after `timeout` seconds."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except asyncio.TimeoutError:
+        return False
+    event.clear()
+    return True
