@@ -51,25 +51,34 @@ class Concerning:
     assigned: tuple[int, ...] = ()  # someone (or a rule) gave them a thread
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Marks:
-    message: int
-    mention: int
-    assignment: int
+    """Where a reader is: the change log's position and the newest message, mention and assignment it has
+    looked at. Read together (one statement, one snapshot), so nothing committed after them is missed."""
+
+    change: int = 0
+    message: int = 0
+    mention: int = 0
+    assignment: int = 0
 
 
 async def marks(store: Store) -> Marks:
-    row = await store.fetchone("SELECT (SELECT coalesce(max(id), 0) FROM message),"
+    row = await store.fetchone("SELECT (SELECT coalesce(max(seq), 0) FROM change_log),"
+                               " (SELECT coalesce(max(id), 0) FROM message),"
                                " (SELECT coalesce(max(id), 0) FROM mention),"
                                " (SELECT coalesce(max(id), 0) FROM assignment)")
-    return Marks(row[0], row[1], row[2])
+    return Marks(row[0], row[1], row[2], row[3])
 
 
 async def concerning(store: Store, agent: str, since: Marks) -> tuple[Concerning, Marks]:
+    """What concerns `agent` after `since`, up to the marks returned (taken first, so what commits during the
+    look is the next look's, never skipped)."""
+    upto = await marks(store)
     # The new messages first, then their threads by id: as one join, SQLite builds a Bloom filter over every
     # thread for the few new messages (5-10 ms a look on 100k threads).
-    wrote = [r[0] for r in await store.fetchall("SELECT thread_id FROM message WHERE id > ? AND direction = 'in'"
-                                                " AND type != 'reaction' ORDER BY id", (since.message,))]
+    wrote = [r[0] for r in await store.fetchall("SELECT thread_id FROM message WHERE id > ? AND id <= ?"
+                                                " AND direction = 'in' AND type != 'reaction' ORDER BY id",
+                                                (since.message, upto.message))]
     threads = list(dict.fromkeys(wrote))
     owners: dict[int, str | None] = {}
     for at in range(0, len(threads), _IDS_A_QUERY):
@@ -77,13 +86,14 @@ async def concerning(store: Store, agent: str, since: Marks) -> tuple[Concerning
         owners.update((r[0], r[1]) for r in await store.fetchall(
             f"SELECT id, owner FROM thread WHERE id IN ({','.join('?' * len(ids))}) AND (owner = ? OR (owner IS NULL"
             " AND (team IS NULL OR team IN (SELECT team FROM team_member WHERE agent = ?))))", [*ids, agent, agent]))
-    mentions = await store.fetchall("SELECT thread_id FROM mention WHERE agent = ? AND id > ? ORDER BY id",
-                                    (agent, since.mention))
-    assigned = await store.fetchall("SELECT thread_id FROM assignment WHERE owner = ? AND id > ?"
-                                    " AND coalesce(by_agent, '') != ? ORDER BY id", (agent, since.assignment, agent))
+    mentions = await store.fetchall("SELECT thread_id FROM mention WHERE agent = ? AND id > ? AND id <= ?"
+                                    " ORDER BY id", (agent, since.mention, upto.mention))
+    assigned = await store.fetchall("SELECT thread_id FROM assignment WHERE owner = ? AND id > ? AND id <= ?"
+                                    " AND coalesce(by_agent, '') != ? ORDER BY id",
+                                    (agent, since.assignment, upto.assignment, agent))
     found = Concerning(
         mine=tuple(t for t in threads if t in owners and owners[t] == agent),
         queue=tuple(t for t in threads if t in owners and owners[t] != agent),
         mention=tuple(dict.fromkeys(r["thread_id"] for r in mentions)),
         assigned=tuple(dict.fromkeys(r["thread_id"] for r in assigned)))
-    return found, await marks(store)
+    return found, upto

@@ -37,7 +37,7 @@ class Changes:
     thread_ids: frozenset[int]
     kinds: frozenset[str]
     new_inbound: tuple[int, ...] = ()  # threads that got a customer message concerning this agent
-    seq: int = 0  # the change log's position after these: `changes(since=seq)` goes on from here
+    marks: activity.Marks = activity.Marks()  # where the reader is after these: `changes(since=marks)` goes on
     concerning: activity.Concerning = activity.Concerning()  # the same, by kind, with mentions and assignments
 
 
@@ -402,25 +402,24 @@ class Inbox:
                                          **self._sending_kwargs())
 
     async def add_note(self, thread_id: int, text: str, *, client_key: str | None = None) -> int:
-        message_id = await sending.add_note(self.store, thread_id, text, agent=self.agent, now=self.now(),
-                                            client_key=client_key)
-        await self.store.write(activity.record_mentions, thread_id, message_id, text, self.agent, self.now())
-        return message_id
+        return await sending.add_note(self.store, thread_id, text, agent=self.agent, now=self.now(),
+                                      client_key=client_key)
 
     async def retry_failed(self, message_id: int) -> Any:
         return await sending.retry_failed(self.store, message_id, **self._sending_kwargs())
 
     # ---- live -------------------------------------------------------------------------------------------------
-    async def change_seq(self) -> int:
-        """Where the change log is now (a reader that starts here misses nothing committed after)."""
-        return await self.store.last_change_seq()
+    async def live_marks(self) -> activity.Marks:
+        """Where the change log (and what concerns this agent) is now: a reader that starts here misses nothing
+        committed after, neither a change nor a message, mention or assignment to notify."""
+        return await activity.marks(self.store)
 
-    async def changes(self, poll: float = 0.05, *, since: int | None = None) -> AsyncIterator[Changes]:
+    async def changes(self, poll: float = 0.05, *, since: activity.Marks | None = None) -> AsyncIterator[Changes]:
         """Yields what was committed since the last look (or since `since`). The store wakes this the moment
         anyone commits (SQLite: inotify on its log; PostgreSQL: LISTEN/NOTIFY), or it polls every `poll` s
         where it cannot; its data_version keeps each look at one cheap check."""
-        seq = await self.store.last_change_seq() if since is None else since
-        marks = await activity.marks(self.store)
+        marks = await self.live_marks() if since is None else since
+        seq = marks.change
         version = await self.store.data_version()
         loop = asyncio.get_running_loop()
         last_yield, again = -BUSY_GAP, ()
@@ -443,6 +442,8 @@ class Inbox:
             found = activity.Concerning()
             if kinds - {"presence"}:  # presence alone (viewing / typing) brings no message
                 found, marks = await activity.concerning(self.store, self.agent, marks)
+            marks = replace(marks, change=seq)
             last_yield = loop.time()
             yield Changes(thread_ids=frozenset(t for _, t in logged if t is not None), kinds=kinds,
-                          new_inbound=tuple(dict.fromkeys(found.mine + found.queue)), seq=seq, concerning=found)
+                          new_inbound=tuple(dict.fromkeys(found.mine + found.queue)), marks=marks,
+                          concerning=found)

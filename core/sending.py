@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import phones, policy
+from core import activity, phones, policy
 from core.graph_messages import addressed, media_message, template_message, text_message
 from core.model import Template
 from core.store import conversations
@@ -130,7 +130,8 @@ async def queue_media(store: Store, thread_id: int, path: Path, *, agent: str, n
 
 async def add_note(store: Store, thread_id: int, text: str, *, agent: str, now: float,
                    client_key: str | None = None) -> int:
-    """An internal note (F22): agents see it in the thread; it never goes to the customer."""
+    """An internal note (F22): agents see it in the thread; it never goes to the customer. The agents it
+    @mentions are recorded in the same transaction (a reader woken by the note sees its mentions too)."""
     if not text.strip():
         raise ReplyRefused("Nothing to note.")
 
@@ -144,6 +145,7 @@ async def add_note(store: Store, thread_id: int, text: str, *, agent: str, now: 
             "INSERT INTO message(thread_id, channel, direction, type, text, timestamp, author, client_key)"
             " VALUES (?, ?, 'out', 'note', ?, ?, ?, ?)",
             (thread_id, thread["channel"], text, int(now), agent, client_key)).lastrowid
+        activity.record_mentions(db, thread_id, message_id, text, agent, int(now))
         log_changes(db, [("message", thread_id)], at=int(now))
         return message_id
 

@@ -35,6 +35,7 @@ from app.screens.keys import focused_pane, footer_bindings, hint, keys_delivered
 from app.team_ui import TeamDesk, presence_line
 from app.thread_state import SAVE_AFTER, ThreadDrafts
 from core import phones, policy
+from core.activity import Marks
 from core.agents import TeamError
 from core.config import DEFAULT_DOWNLOADS
 from core.presence import HEARTBEAT_SECONDS
@@ -172,7 +173,7 @@ class InboxScreen(HeldScreen[None]):
         self._save_timer: Timer | None = None
         self._last_tick = 0
         self._last_failure = ""
-        self._change_seq: int | None = None  # the change log's position up to which the screen is current
+        self._live_marks: Marks | None = None  # how far the screen is current (the change log, what to notify)
         self.desk = TeamDesk(self)  # presence, collision, notifications by kind, snooze, saved replies
         self.frames = FrameHold(self.app)  # a new view or search: its rows and the focus move drawn in one frame
         self.frames.hold()  # and the first screen: drawn once, with its rows, not once per widget mounted
@@ -252,7 +253,7 @@ class InboxScreen(HeldScreen[None]):
     async def start(self) -> None:
         self.frames.hold()  # the mounting took some of the first hold's LIMIT: the reads get a whole one
         try:
-            self._change_seq = await self.inbox.change_seq()  # the follower misses nothing from here on
+            self._live_marks = await self.inbox.live_marks()  # the follower misses nothing from here on
             await self.drafts.load()
             self.query_one(ThreadList).mark_drafted(self.drafts.written)
             self._channels_known(await self.inbox.channels())
@@ -472,9 +473,9 @@ class InboxScreen(HeldScreen[None]):
     @job(group="follow-changes", exclusive=True)
     async def follow_changes(self) -> None:
         await self.ready.wait()
-        async for changes in self.inbox.changes(since=self._change_seq):
+        async for changes in self.inbox.changes(since=self._live_marks):
             await self._apply(changes)
-            self._change_seq = changes.seq  # applied: a follower started again after a failure goes on from here
+            self._live_marks = changes.marks  # applied: a follower started again after a failure goes on from here
 
     async def _apply(self, changes: Changes) -> None:
         bound = self.composer.thread_id

@@ -61,7 +61,7 @@ async def test_notifications_only_for_what_concerns_the_agent_and_mentions(store
     await store.write(lambda c: c.execute("UPDATE thread SET team = 'Wsparcie' WHERE id = ?", (queue,)))
     await store.write(lambda c: c.execute("UPDATE thread SET team = 'Sprzedaz' WHERE id = ?", (theirs,)))
     ola = inbox(store, "ola")
-    changes = ola.changes(poll=0.01, since=await ola.change_seq())
+    changes = ola.changes(poll=0.01, since=await ola.live_marks())
     await store.write(lambda c: log_changes(c, [("view", None)]))
     await asyncio.wait_for(changes.__anext__(), 5)  # the follower runs: what comes next is news to it
     for wa_id in ("48600000001", "48600000002", "48600000003"):
@@ -79,6 +79,24 @@ async def test_notifications_only_for_what_concerns_the_agent_and_mentions(store
     assert (await asyncio.wait_for(_first(changes, lambda c: c.concerning.assigned), 5)).concerning.assigned == (
         queue,)
     await changes.aclose()
+
+
+async def test_what_is_committed_between_the_screens_load_and_its_follower_start_is_still_notified(store: Store):
+    """The inbox takes its marks when it loads, and its live follower starts a moment later: a mention, an
+    assignment or a customer's message committed in between is news (CI once lost a mention there)."""
+    await team(store, "Wsparcie", {"ola": 5}, rule_channel=None)
+    await agents.add_agent(store, "marek", now=NOW)
+    mine = await customer_writes(store, "48600000001")
+    queue = await customer_writes(store, "48600000002")
+    ola, marek = inbox(store, "ola"), inbox(store, "marek")
+    loaded = await ola.live_marks()
+    await marek.add_note(mine, "@ola spójrz", client_key="note-between")
+    await marek.assign([mine], owner="ola")
+    await customer_writes(store, "48600000002", "halo", at=NOW + 10)
+    changes = ola.changes(poll=0.01, since=loaded)  # the follower starts only now
+    found = (await asyncio.wait_for(changes.__anext__(), 5)).concerning
+    await changes.aclose()
+    assert (found.mention, found.assigned, found.queue) == ((mine,), (mine,), (queue,))
 
 
 async def test_a_burst_from_more_customers_than_one_lookup_concerns_each_in_the_order_they_wrote(
