@@ -12,11 +12,13 @@ number `connect` cannot accept, an I/O error); 2 usage or configuration error (b
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
 
 from app.commands._common import USAGE, CommandError
+from app.gc_pauses import hold_collections
 from core.store.db import database_errors
 
 INTERRUPTED = 130
@@ -184,8 +186,22 @@ def _inbox_args(argv: list[str]) -> argparse.Namespace | None:
     return argparse.Namespace(command="inbox", **{name: values.get(name) for name in SHARED_OPTIONS})
 
 
+# The commands that open the inbox: they start with the garbage collector held (app/gc_pauses.py).
+_INBOX_COMMANDS = ("inbox", "demo")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
+    hold_collections()  # off until the inbox's first screen is drawn; any other command turns it back on at once
+    try:
+        args = parse(argv)
+        if args.command not in _INBOX_COMMANDS:
+            gc.enable()
+        return _run(args)
+    finally:
+        gc.enable()  # whatever happened: an in-process caller keeps its collector
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         module = importlib.import_module(f"app.commands.{getattr(args, 'module', None) or args.command.replace('-', '_')}")
         code = int(module.run(args) or 0)

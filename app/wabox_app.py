@@ -15,7 +15,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from app.gc_pauses import freeze_when_ready
+from app.gc_pauses import collect_and_freeze
 from app.screens.commands import RecordCommands, ThreadCommands
 from app.screens.inbox import InboxScreen
 from app.thread_state import ThreadDrafts
@@ -64,7 +64,7 @@ class WaboxApp(App[None]):
                              downloads_dir=self.downloads_dir)
         await self.push_screen(screen)
         if self.freeze_startup:
-            self.run_worker(freeze_when_ready(screen.ready), group="gc", exit_on_error=False)
+            self.run_worker(collect_and_freeze(screen, screen.ready), group="gc", exit_on_error=False)
 
     async def on_unmount(self) -> None:
         for worker in list(self.workers):

@@ -137,23 +137,29 @@ async def test_the_cursor_stays_on_its_thread_when_a_live_update_reorders_the_li
 
 
 async def test_the_program_freezes_what_its_first_screen_made_and_still_follows_changes(seeded_db: Path):
-    """`wabox` (freeze_startup) moves the objects alive once the first screen is up out of the full garbage
-    collections (app/gc_pauses.py); live changes still show. An app made without it (every test's) freezes nothing."""
+    """`wabox` (freeze_startup) starts with the collector held, and once the first screen is up collects, moves the
+    objects still alive out of the full garbage collections and collects as usual again (app/gc_pauses.py); live
+    changes still show. An app made without it (every test's) freezes nothing."""
     import gc
+
+    from app.gc_pauses import hold_collections
 
     plain = WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW)
     async with plain.run_test(size=(160, 44)) as pilot:
         await settle(pilot)
         assert gc.get_freeze_count() == 0
     app = WaboxApp(seeded_db, agent=AGENT, clock=lambda: NOW, freeze_startup=True)
+    hold_collections()  # as `wabox` main does
     try:
         async with app.run_test(size=(160, 44)) as pilot:
             await settle(pilot)
             thread_list = app.screen.query_one(ThreadList)
+            await wait_for(pilot, gc.isenabled)
             assert gc.get_freeze_count() > 0
             gc.collect()  # a full collection after the freeze: the screen's objects are not walked, nor lost
             another_process_writes(seeded_db, 3, "Po zamrożeniu")
             await wait_for(pilot, lambda: thread_list.thread_at(0).id == 3)
             assert "Po zamrożeniu" in screen_text(pilot)
     finally:
+        gc.enable()
         gc.unfreeze()  # this test process opens many more apps: theirs must stay collectable
