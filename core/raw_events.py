@@ -103,6 +103,16 @@ def ingest_bodies(db: sqlite3.Connection, bodies: list[tuple[list[Event] | None,
             for (events, note), total in zip(bodies, totals)]
 
 
+def ingest_and_record(db: sqlite3.Connection, bodies: list[tuple[bytes, list[Event] | None, str | None]],
+                      channels: set[str] | None, now: int) -> list[IngestResult]:
+    """The receiver's group commit: every waiting (raw body, events, parse note) in one transaction, each body kept
+    raw with its outcome. A body (or event) that raises for a reason of its own costs only itself and is kept
+    pending; a transient failure raises out, and the whole transaction rolls back."""
+    attempts = ingest_bodies(db, [(events, note) for _, events, note in bodies], channels, now)
+    record(db, [(raw, attempt) for (raw, _, _), attempt in zip(bodies, attempts)], now)
+    return [attempt.result for attempt in attempts]
+
+
 def _attempt(total: IngestResult, errors: list[str], events: int) -> Attempt:
     notes = []
     if errors:

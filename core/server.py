@@ -3,8 +3,9 @@
 A 200 is a promise: Meta stops retrying once it has one. So every validly signed body is committed, raw and
 parsed, at `synchronous=FULL` before the answer, and a failure of the machine (I/O, disk full, locked, out of
 descriptors) answers 503 so that Meta sends it again. A body that fails for a reason of its own is kept
-"pending" and tried again in the background (core.raw_events). One writer task owns the write connection and
-commits whatever bodies are waiting in one transaction (group commit): concurrent POSTs share one fsync.
+"pending" and tried again in the background (core.raw_events). One writer commits whatever bodies are waiting in
+one transaction (group commit): concurrent POSTs share one fsync. On SQLite it is a process of its own
+(core.writer_process), so that the commits and the HTTP side do not share a GIL; on PostgreSQL a task here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import contextlib
 import hmac
 import logging
 import re
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,11 +32,11 @@ from core.ingest import IngestResult
 from core.store import Store
 from core.store.db import is_transient
 from core.webhooks import Event, InboundMessage
+from core.writer_process import MAX_BATCH, WriterProcess
 
 log = logging.getLogger("wabox.receiver")
 
 MAX_BODY = 3 * 1024 * 1024  # Meta's payloads are at most 3 MB (reference §5.10)
-MAX_BATCH = 256
 READ_TIMEOUT_SECONDS = 15.0  # the whole body must arrive within this; Meta sends it at once
 RETRY_EVERY_SECONDS = 30.0  # how often the pending bodies whose backoff has passed are tried again
 BODY_BUDGET = 32 * MAX_BODY  # request body bytes held at once, over all connections (beyond it: 503)
@@ -55,7 +55,8 @@ class _Pending:
 
 
 class Writer:
-    """Owns the write connection; commits queued bodies together and resolves each caller's future."""
+    """Owns the write connection; commits queued bodies together and resolves each caller's future. The
+    PostgreSQL receiver's; on SQLite the commits run in a process of their own (core.writer_process)."""
 
     def __init__(self, store: Store, channels: set[str] | None, clock: Callable[[], float],
                  on_committed: OnCommitted | None = None) -> None:
@@ -65,7 +66,7 @@ class Writer:
         self._task: asyncio.Task | None = None
         self._side_tasks: set[asyncio.Task] = set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="webhook-writer")
 
     async def stop(self) -> None:
@@ -76,8 +77,11 @@ class Writer:
         for task in list(self._side_tasks):
             task.cancel()
 
-    async def submit(self, raw: bytes, events: list[Event] | None, note: str | None = None) -> IngestResult:
+    async def submit(self, raw: bytes) -> IngestResult:
         """Resolves once the body is committed; raises if it was not (the caller must not answer 200)."""
+        events, note = raw_events.read_body(raw)
+        if events is None:
+            log.error("signed webhook body did not parse; kept raw, pending (%s)", note)
         pending = _Pending(raw, events, note, asyncio.get_running_loop().create_future())
         self._queue.put_nowait(pending)
         return await pending.done
@@ -95,7 +99,9 @@ class Writer:
             while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
             try:
-                results = await self._store.write(_commit_batch, batch, self._channels, int(self._clock()))
+                bodies = [(pending.raw, pending.events, pending.note) for pending in batch]
+                results = await self._store.write(raw_events.ingest_and_record, bodies, self._channels,
+                                                  int(self._clock()))
             except Exception as error:  # the whole commit failed: nobody gets a 200, Meta will retry
                 if is_transient(error):
                     log.error("commit of %d webhook bodies failed (%r): answered 503", len(batch), error)
@@ -111,15 +117,6 @@ class Writer:
                 if not pending.done.done():
                     pending.done.set_result(result)
             self.fetch_media(media)
-
-
-def _commit_batch(db: sqlite3.Connection, batch: list[_Pending], channels: set[str] | None,
-                  now: int) -> list[IngestResult]:
-    """Every waiting body in one transaction. A body (or event) that raises for a reason of its own costs only
-    itself and is kept pending; a transient failure raises out, and the whole transaction rolls back."""
-    attempts = raw_events.ingest_bodies(db, [(p.events, p.note) for p in batch], channels, now)
-    raw_events.record(db, [(p.raw, attempt) for p, attempt in zip(batch, attempts)], now)
-    return [attempt.result for attempt in attempts]
 
 
 class Rejections:
@@ -251,11 +248,8 @@ def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: st
         if not webhooks.verify_signature(raw, signatures[0].decode("latin-1"), app_secret):
             rejections.add("bad signature")
             return 403, b"bad signature", ()
-        events, note = raw_events.read_body(raw)
-        if events is None:
-            log.error("signed webhook body did not parse; kept raw, pending (%s)", note)
         try:
-            await state["writer"].submit(raw, events, note)
+            await state["writer"].submit(raw)
         except Exception:
             return 503, b"not stored, send it again", _RETRY_LATER
         return 200, b"ok", ()
@@ -292,9 +286,12 @@ def create_receiver(store_path: Path | str, *, app_secret: str, verify_token: st
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await Store.open(store_path, synchronous="FULL")
-        writer = Writer(store, channels, clock, on_committed)
-        writer.start()
+        store = await Store.open(store_path, synchronous="FULL")  # creates and migrates the database
+        if store.dialect == "sqlite":
+            writer: Writer | WriterProcess = WriterProcess(store_path, channels, clock, on_committed)
+        else:
+            writer = Writer(store, channels, clock, on_committed)
+        await writer.start()
         state.update(store=store, writer=writer)
         uvicorn_filter = _UvicornRejections(rejections)
         logging.getLogger("uvicorn.error").addFilter(uvicorn_filter)

@@ -56,14 +56,11 @@ class Store:
         path = Path(path)
         private_dir(path.parent)
         private_file(path)  # SQLite gives the -wal and -shm files the database file's mode
-        if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        pragmas = _pragmas(synchronous)  # a bad value is refused before anything opens
         db = await aiosqlite.connect(path, isolation_level=None)  # we write BEGIN ourselves
         db.row_factory = aiosqlite.Row
         try:
-            # temp_store = MEMORY: no temporary files, so a process out of descriptors can still commit
-            for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "foreign_keys = ON", "temp_store = MEMORY",
-                           f"synchronous = {synchronous}"):
+            for pragma in pragmas:
                 await db.execute(f"PRAGMA {pragma}")
             await migrate(db)
         except BaseException:
@@ -201,6 +198,29 @@ def begin_write(conn: Any) -> None:
         from core.store.pg import WRITE_LOCK
 
         conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+
+
+def _pragmas(synchronous: str) -> tuple[str, ...]:
+    if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+    # temp_store = MEMORY: no temporary files, so a process out of descriptors can still commit
+    return ("busy_timeout = 10000", "journal_mode = WAL", "foreign_keys = ON", "temp_store = MEMORY",
+            f"synchronous = {synchronous}")
+
+
+def connect_sqlite(path: Path | str, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """A plain connection set up as a Store's, for a process that writes without an event loop (the receiver's
+    writer process). The database must exist and be migrated (Store.open does that)."""
+    conn = sqlite3.connect(path, isolation_level=None)  # we write BEGIN ourselves
+    conn.row_factory = sqlite3.Row
+    for pragma in _pragmas(synchronous):
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+def write_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """Store.write's transaction, on a plain connection (connect_sqlite)."""
+    return _in_transaction(conn, fn, *args)
 
 
 def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
