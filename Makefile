@@ -35,9 +35,9 @@ bench: $(STAMP)
 # Branch coverage of the receiver, ingest, the outbox and the text sanitiser: at least 95% each (pyproject.toml
 # [tool.coverage]), the `wabox serve` processes the tests start included. Not part of `make test` (~1 min more on
 # the 2-core machine). The Hypothesis fuzz is left out so that the figure does not change with its random examples.
-COVERED_MODULES := server raw_events asgi ingest outbox text
+COVERED_MODULES := server writer_process raw_events asgi ingest outbox text
 COVERAGE_TESTS  := $(addprefix tests/core/test_,$(addsuffix .py, \
-	server receiver_limits receiver_stores receiver_floods receiver_edges \
+	server receiver_limits receiver_stores receiver_floods receiver_edges receiver_batch \
 	ingest ingest_content ingest_edges identity session_rules webhooks \
 	outbox outbox_token outbox_kill outbox_edges sending text))
 
