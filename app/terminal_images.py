@@ -2,8 +2,9 @@
 
 textual-image asks the terminal when it is imported, and a terminal that does not speak Kitty's protocol never
 answers: the question costs its 0.1 s timeout. It must be asked before Textual takes the terminal, so it is asked in a
-thread started first and joined just before the app runs; the question touches only textual-image, PIL and rich,
-which are imported first here so that the two threads never import the same module at once.
+thread started first and joined just before the app runs; the question touches only textual-image, PIL and rich.
+rich, which Textual imports too, is imported before the thread starts, so that the two threads never import the
+same module at once; PIL only the thread imports.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import threading
 
 
 def ask_terminal() -> threading.Thread:
-    import PIL.Image  # noqa: F401
-    import rich.console  # noqa: F401
+    import rich.console  # noqa: F401  (Textual's too: imported here, the two threads never import it at once)
 
     def ask() -> None:
+        import PIL.Image  # noqa: F401  (nothing else imports PIL while the inbox starts)
         import textual_image.renderable  # noqa: F401  (queries the terminal once)
         from textual_image._terminal import get_cell_size
 
