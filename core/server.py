@@ -32,7 +32,7 @@ from core.ingest import IngestResult
 from core.store import Store
 from core.store.db import is_transient
 from core.webhooks import Event, InboundMessage
-from core.writer_process import MAX_BATCH, WriterProcess
+from core.writer_process import MAX_BATCH, MediaHandoff, OnCommitted, WriterProcess
 
 log = logging.getLogger("wabox.receiver")
 
@@ -42,8 +42,6 @@ RETRY_EVERY_SECONDS = 30.0  # how often the pending bodies whose backoff has pas
 BODY_BUDGET = 32 * MAX_BODY  # request body bytes held at once, over all connections (beyond it: 503)
 SUMMARY_SECONDS = 10.0  # rejected requests are logged as one summary per this period
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
-
-OnCommitted = Callable[[list[InboundMessage]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -61,10 +59,9 @@ class Writer:
     def __init__(self, store: Store, channels: set[str] | None, clock: Callable[[], float],
                  on_committed: OnCommitted | None = None) -> None:
         self._store, self._channels, self._clock = store, channels, clock
-        self._on_committed = on_committed
+        self.fetch_media = MediaHandoff(on_committed)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task | None = None
-        self._side_tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="webhook-writer")
@@ -74,8 +71,7 @@ class Writer:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for task in list(self._side_tasks):
-            task.cancel()
+        self.fetch_media.cancel()
 
     async def submit(self, raw: bytes) -> IngestResult:
         """Resolves once the body is committed; raises if it was not (the caller must not answer 200)."""
@@ -85,13 +81,6 @@ class Writer:
         pending = _Pending(raw, events, note, asyncio.get_running_loop().create_future())
         self._queue.put_nowait(pending)
         return await pending.done
-
-    def fetch_media(self, media: list[InboundMessage]) -> None:
-        """Hand newly stored inbound media to the downloader (`on_committed`) without waiting for it."""
-        if media and self._on_committed:
-            task = asyncio.create_task(self._on_committed(media))
-            self._side_tasks.add(task)
-            task.add_done_callback(self._side_tasks.discard)
 
     async def _run(self) -> None:
         while True:

@@ -47,19 +47,37 @@ class WriterGone(RuntimeError):
     """The writer process ended before it answered: the body is not stored."""
 
 
+class MediaHandoff:
+    """Newly stored inbound media, handed to the downloader (`on_committed`) without waiting for it: both writers'
+    `fetch_media`."""
+
+    def __init__(self, on_committed: OnCommitted | None) -> None:
+        self._on_committed = on_committed
+        self._tasks: set[asyncio.Task] = set()
+
+    def __call__(self, media: list[InboundMessage]) -> None:
+        if media and self._on_committed:
+            task = asyncio.create_task(self._on_committed(media))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
 class WriterProcess:
     """The parent's side: `submit(raw)` resolves once the body is committed, or raises (the caller answers 503)."""
 
     def __init__(self, db_path: Path | str, channels: set[str] | None, clock: Callable[[], float],
                  on_committed: OnCommitted | None = None) -> None:
         self._db_path, self._channels, self._clock = str(db_path), channels, clock
-        self._on_committed = on_committed
+        self.fetch_media = MediaHandoff(on_committed)
         self._waiting: dict[int, asyncio.Future[IngestResult]] = {}
         self._next_id = 0
         self._child: asyncio.subprocess.Process | None = None
         self._started = asyncio.Event()
         self._supervisor: asyncio.Task | None = None
-        self._side_tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         self._supervisor = asyncio.create_task(self._supervise(), name="webhook-writer")
@@ -70,8 +88,7 @@ class WriterProcess:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
-        for task in list(self._side_tasks):
-            task.cancel()
+        self.fetch_media.cancel()
 
     @property
     def pid(self) -> int | None:
@@ -88,13 +105,6 @@ class WriterProcess:
         message = pickle.dumps((self._next_id, int(self._clock()), raw), protocol=pickle.HIGHEST_PROTOCOL)
         child.stdin.write(_FRAME.pack(len(message)) + message)
         return await done
-
-    def fetch_media(self, media: list[InboundMessage]) -> None:
-        """Hand newly stored inbound media to the downloader (`on_committed`) without waiting for it."""
-        if media and self._on_committed:
-            task = asyncio.create_task(self._on_committed(media))
-            self._side_tasks.add(task)
-            task.add_done_callback(self._side_tasks.discard)
 
     async def _supervise(self) -> None:
         while True:
