@@ -258,6 +258,27 @@ async def test_when_the_writer_process_dies_what_it_held_is_refused_and_a_new_on
 
 
 @pytest.mark.sqlite_only(reason="SQLite's file lock held by another process")
+async def test_while_another_process_holds_the_lock_past_the_busy_timeout_the_receiver_answers_503(
+        tmp_path, fixtures_dir, capfd):
+    """`wabox serve`'s own path: its writer process waits SQLite's busy timeout (10 s), then the webhook is
+    refused with a 503 and nothing of it kept; once the lock is free, Meta's retry goes in."""
+    db = tmp_path / "wabox.db"
+    app = create_receiver(db, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, channels=CHANNELS, clock=lambda: NOW)
+    raw = body_of(fixtures_dir, "text.json", id="wamid.LOCKED")
+    async with serve_asgi(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        other = OtherWriter(db)
+        try:
+            refused = await http.post("/webhook", content=raw, headers=post_headers(raw))
+        finally:
+            other.release()
+        assert (refused.status_code, refused.headers["retry-after"]) == (503, "5")
+        assert query(db, "SELECT count(*) FROM raw_event") == [(0,)]
+        assert "database is locked" in capfd.readouterr().err  # one line from the writer process, why
+        assert (await http.post("/webhook", content=raw, headers=post_headers(raw))).status_code == 200
+    assert query(db, "SELECT wamid FROM message") == [("wamid.LOCKED",)]
+
+
+@pytest.mark.sqlite_only(reason="SQLite's file lock held by another process")
 async def test_a_request_that_goes_away_while_its_body_commits_does_not_stop_the_writer(store, writer, fixtures_dir):
     first = body_of(fixtures_dir, "text.json", id="wamid.FIRST")
     second = body_of(fixtures_dir, "text.json", id="wamid.SECOND")
