@@ -301,7 +301,6 @@ def _thread_for(db: sqlite3.Connection, m: InboundMessage, found: sqlite3.Row | 
     ).fetchone()[0], None, "open", None, 0)
 
 
-
 def _contact_for(db: sqlite3.Connection, m: InboundMessage, bsuids: list[str]) -> int:
     """F18: the contact this customer already is (by wa_id, BSUID, or any stored number in E.164), else a new one."""
     wa_id, user_id = m.customer.wa_id, m.customer.user_id

@@ -83,7 +83,7 @@ class Store:
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """One write transaction: BEGIN IMMEDIATE (the write lock up front, so it never fails half-way),
         `fn(connection, *args)`, COMMIT — or ROLLBACK if `fn` raises."""
-        return await self.run(_in_transaction, fn, *args)
+        return await self.run(write_transaction, fn, *args)
 
     # Appended to the outbox claim's SELECT (core/outbox.py): nothing on SQLite, whose one writer already keeps
     # two claimers apart.
@@ -219,11 +219,8 @@ def connect_sqlite(path: Path | str, *, synchronous: str = "NORMAL") -> sqlite3.
 
 
 def write_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
-    """Store.write's transaction, on a plain connection (connect_sqlite)."""
-    return _in_transaction(conn, fn, *args)
-
-
-def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """Store.write's transaction (also on a plain connection from connect_sqlite): BEGIN IMMEDIATE, `fn`, COMMIT —
+    or ROLLBACK if `fn` raises."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(conn, *args)
